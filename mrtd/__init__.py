@@ -23,6 +23,7 @@ from mrtd._errors import (
     VerificationError,
     WrongAccessKey,
 )
+from mrtd._holder import Holder, Sex
 from mrtd._tlv import TLV, decode_header, encode_tlv, parse_all, parse_one, read_tlv
 
 __all__ = [
@@ -33,12 +34,14 @@ __all__ = [
     "CardRemoved",
     "ChipAuthError",
     "FileNotFound",
+    "Holder",
     "MRZError",
     "MrtdError",
     "ParseError",
     "PassiveAuthError",
     "ProtocolNotSupported",
     "SecureMessagingError",
+    "Sex",
     "TLVError",
     "TrustStoreError",
     "VerificationError",
