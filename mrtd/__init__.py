@@ -5,6 +5,46 @@ chip and active authentication, passive authentication and the trust store. Mult
 functions that take a ``transmit`` callable; nothing here knows a card reader.
 """
 
+from mrtd._aa_verify import ActiveAuthEvidence, verify_active_authentication
+from mrtd._access_keys import (
+    NO_EXPIRY,
+    AccessKey,
+    BacKeys,
+    Can,
+    MrzKey,
+    PasswordType,
+    Pin,
+    cccd_can,
+    cccd_document_number,
+    cccd_mrz_keys,
+    expiry_candidates,
+    mrz_date,
+    pace_password_key,
+)
+from mrtd._active_auth import run_active_authentication, signature_length
+from mrtd._apdu import (
+    Channel,
+    CommandAPDU,
+    IoCounters,
+    MeteredTransmit,
+    PlainChannel,
+    ResponseAPDU,
+    Rng,
+    StatusWord,
+    Transmit,
+    describe_status,
+    status_error,
+)
+from mrtd._bac import run_bac
+from mrtd._certificates import Certificate, RevocationList, parse_certificate, parse_crl
+from mrtd._checks import Check, CheckStatus
+from mrtd._chip_auth import ChipAuthenticationFailed, ChipAuthResult, run_chip_authentication
+from mrtd._dg1 import DG1, parse_dg1
+from mrtd._dg2 import DG2, FaceImage, ImageType, parse_dg2
+from mrtd._dg13 import DG13, DG13Field, parse_dg13
+from mrtd._dg14 import DG14, parse_dg14
+from mrtd._dg15 import DG15, parse_dg15
+from mrtd._ef_com import EfCom, parse_ef_com
 from mrtd._errors import (
     AccessDenied,
     ActiveAuthError,
@@ -23,32 +63,160 @@ from mrtd._errors import (
     VerificationError,
     WrongAccessKey,
 )
+from mrtd._files import EMRTD_AID, FileId
 from mrtd._holder import Holder, Sex
+from mrtd._keys import PublicKey, RsaPublicKey, load_public_key
+from mrtd._mrz import MRZ, MRZFormat, check_digit, parse_mrz
+from mrtd._pace import CamEvidence, PaceMapping, PaceProtocol, PaceResult, run_pace
+from mrtd._passive_auth import PassiveAuthResult, passive_authentication
+from mrtd._reader import FileRead, FileSelection, ReadOptions, read_file
+from mrtd._report import DocumentInfo, Verdict, VerificationReport, holder_to_json, verify_document
+from mrtd._session import (
+    DEFAULT_FILES,
+    AccessOrder,
+    AccessProtocol,
+    CardReadResult,
+    ChipAuthOutcome,
+    ChipAuthStatus,
+    FileStatus,
+    SessionOptions,
+    SessionState,
+    StepStats,
+    read_card,
+)
+from mrtd._signatures import SignatureAlgorithm, verify_signature
+from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
+from mrtd._sod import SOD, LdsSecurityObject, SignedData, SignerInfo, parse_signed_data, parse_sod
 from mrtd._tlv import TLV, decode_header, encode_tlv, parse_all, parse_one, read_tlv
+from mrtd._trust_store import MasterListInfo, TrustAnchor, TrustStore, load_trust_store
 
 __all__ = [
+    "DEFAULT_FILES",
+    "DG1",
+    "DG2",
+    "DG13",
+    "DG14",
+    "DG15",
+    "EMRTD_AID",
+    "MRZ",
+    "NO_EXPIRY",
+    "SOD",
     "TLV",
     "AccessDenied",
+    "AccessKey",
+    "AccessOrder",
+    "AccessProtocol",
     "ActiveAuthError",
+    "ActiveAuthEvidence",
+    "BacKeys",
+    "CamEvidence",
+    "Can",
     "CardError",
+    "CardReadResult",
     "CardRemoved",
+    "Certificate",
+    "Channel",
+    "Check",
+    "CheckStatus",
     "ChipAuthError",
+    "ChipAuthOutcome",
+    "ChipAuthResult",
+    "ChipAuthStatus",
+    "ChipAuthenticationFailed",
+    "CommandAPDU",
+    "DG13Field",
+    "DocumentInfo",
+    "EfCom",
+    "FaceImage",
+    "FileId",
     "FileNotFound",
+    "FileRead",
+    "FileSelection",
+    "FileStatus",
     "Holder",
+    "ImageType",
+    "IoCounters",
+    "LdsSecurityObject",
     "MRZError",
+    "MRZFormat",
+    "MasterListInfo",
+    "MeteredTransmit",
     "MrtdError",
+    "MrzKey",
+    "PaceMapping",
+    "PaceProtocol",
+    "PaceResult",
     "ParseError",
     "PassiveAuthError",
+    "PassiveAuthResult",
+    "PasswordType",
+    "Pin",
+    "PlainChannel",
     "ProtocolNotSupported",
+    "PublicKey",
+    "ReadOptions",
+    "ResponseAPDU",
+    "RevocationList",
+    "Rng",
+    "RsaPublicKey",
+    "SecureChannel",
+    "SecureMessaging",
     "SecureMessagingError",
+    "SessionKeys",
+    "SessionOptions",
+    "SessionState",
     "Sex",
+    "SignatureAlgorithm",
+    "SignedData",
+    "SignerInfo",
+    "StatusWord",
+    "StepStats",
     "TLVError",
+    "Transmit",
+    "TrustAnchor",
+    "TrustStore",
     "TrustStoreError",
+    "Verdict",
     "VerificationError",
+    "VerificationReport",
     "WrongAccessKey",
+    "cccd_can",
+    "cccd_document_number",
+    "cccd_mrz_keys",
+    "check_digit",
     "decode_header",
+    "describe_status",
     "encode_tlv",
+    "expiry_candidates",
+    "holder_to_json",
+    "load_public_key",
+    "load_trust_store",
+    "mrz_date",
+    "pace_password_key",
     "parse_all",
+    "parse_certificate",
+    "parse_crl",
+    "parse_dg1",
+    "parse_dg2",
+    "parse_dg13",
+    "parse_dg14",
+    "parse_dg15",
+    "parse_ef_com",
+    "parse_mrz",
     "parse_one",
+    "parse_signed_data",
+    "parse_sod",
+    "passive_authentication",
+    "read_card",
+    "read_file",
     "read_tlv",
+    "run_active_authentication",
+    "run_bac",
+    "run_chip_authentication",
+    "run_pace",
+    "signature_length",
+    "status_error",
+    "verify_active_authentication",
+    "verify_document",
+    "verify_signature",
 ]

@@ -21,7 +21,11 @@ class TLVError(ParseError):
 
 
 class MRZError(ParseError):
-    """A machine readable zone has the wrong layout or a wrong check digit."""
+    """A machine readable zone has the wrong layout or a wrong check digit; ``field`` names the field that failed."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class CardError(MrtdError):
@@ -53,7 +57,14 @@ class CardRemoved(CardError):
 
 
 class SecureMessagingError(MrtdError):
-    """A secured response failed its MAC check or is malformed: the channel can no longer be trusted."""
+    """A secured response failed its MAC check or is malformed: the channel can no longer be trusted.
+
+    ``sw`` is the status word when the chip answered in clear (``6987``/``6988``, or any error it did not protect).
+    """
+
+    def __init__(self, message: str, *, sw: int | None = None) -> None:
+        super().__init__(message)
+        self.sw = sw
 
 
 class VerificationError(MrtdError):
@@ -70,6 +81,10 @@ class PassiveAuthError(VerificationError):
 
 class ActiveAuthError(VerificationError):
     """The chip's signature over the challenge does not verify with the DG15 key (a possible clone)."""
+
+    def __init__(self, message: str, *, reason: str = "aa_signature_invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ChipAuthError(VerificationError):

@@ -1,0 +1,86 @@
+"""Active authentication, the exchange only (ICAO 9303-11 §6.1): INTERNAL AUTHENTICATE with an 8-byte challenge.
+
+Verifying the signature against DG15 is ``mrtd._aa_verify``. What matters here is the Le: chips disagree on what
+they accept, and a wrong Le gives an empty or truncated signature rather than an error (AndyQ/NFCPassportReader#223:
+Le = 65536 returns nothing on some Chinese passports, Le = 256 truncates on some Australian ones). So the Le is
+sized from the DG15 key when it is known, and a short answer is retried once with the other form.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from mrtd._apdu import Channel, CommandAPDU, ResponseAPDU, StatusWord, status_error, wrong_le_hint
+from mrtd._errors import ParseError
+from mrtd._reader import SHORT_SM_MAX_LE
+
+CHALLENGE_LENGTH: Final = 8
+_ALL_AVAILABLE: Final = 65536  # extended Le 0000: "everything the chip has"
+
+
+def signature_length(*, rsa_modulus_bytes: int | None = None, ec_field_bytes: int | None = None) -> int | None:
+    """The size of the AA signature for a DG15 key: the RSA modulus length, or r ‖ s for ECDSA (twice the field)."""
+    if rsa_modulus_bytes is not None:
+        return rsa_modulus_bytes
+    if ec_field_bytes is not None:
+        return 2 * ec_field_bytes
+    return None
+
+
+def _first_le(expected: int | None, *, secure: bool) -> int:
+    if expected is None:
+        return 256
+    if secure and expected > SHORT_SM_MAX_LE:
+        # The protected answer no longer fits a short response (ICAO 9303-11 §6.1.4 note): extended length.
+        return expected if expected > 256 else _ALL_AVAILABLE
+    return expected
+
+
+async def run_active_authentication(channel: Channel, challenge: bytes, *, expected_length: int | None = None) -> bytes:
+    """Send INTERNAL AUTHENTICATE with ``challenge`` (8 bytes, bound to the transaction) and return the signature.
+
+    ``expected_length`` comes from ``signature_length`` over the DG15 key. Raises AccessDenied or
+    ProtocolNotSupported when the chip refuses, ParseError when it returns no signature.
+    """
+    if len(challenge) != CHALLENGE_LENGTH:
+        raise ValueError(f"the active-authentication challenge must be {CHALLENGE_LENGTH} bytes")
+    le = _first_le(expected_length, secure=channel.secure)
+    tried: set[int] = set()
+    best = b""
+    for _ in range(3):
+        tried.add(le)
+        response = await channel.send(CommandAPDU(0x00, 0x88, 0x00, 0x00, data=challenge, le=le))
+        hint = wrong_le_hint(response.sw)
+        if hint is not None and hint not in tried:
+            le = hint
+            continue
+        if response.sw == StatusWord.WRONG_LENGTH:
+            alternative = _alternative(le, tried)
+            if alternative is None:
+                break
+            le = alternative
+            continue
+        _check(response)
+        if len(response.data) > len(best):
+            best = response.data
+        if response.data and (expected_length is None or len(response.data) >= expected_length):
+            return response.data
+        alternative = _alternative(le, tried)
+        if alternative is None:
+            break
+        le = alternative
+    if not best:
+        raise ParseError("the chip returned no active-authentication signature")
+    return best
+
+
+def _alternative(le: int, tried: set[int]) -> int | None:
+    for candidate in (_ALL_AVAILABLE, 256):
+        if candidate != le and candidate not in tried:
+            return candidate
+    return None
+
+
+def _check(response: ResponseAPDU) -> None:
+    if response.sw != StatusWord.SUCCESS:
+        raise status_error(response.sw, context="INTERNAL AUTHENTICATE (active authentication)")

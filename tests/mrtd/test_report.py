@@ -1,0 +1,254 @@
+"""The verification report and its verdict rule, on an OpenSSL-signed CCCD dump (tests/mrtd/openssl_dump.py)."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openssl_dump import CITIZEN, Dump, build_dump, dg13_bytes, lds_security_object, make_authority, sign_sod
+from real_data import SOD_DIR, master_list_store
+
+from mrtd._aa_verify import ActiveAuthEvidence
+from mrtd._checks import Check, CheckStatus
+from mrtd._files import FileId
+from mrtd._report import Verdict, verify_document
+from mrtd._sod import parse_sod
+from mrtd._trust_store import TrustStore
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Dump:
+    return build_dump(tmp_path_factory.mktemp("report"))
+
+
+def _store(dump: Dump) -> TrustStore:
+    store = TrustStore()
+    store.add_certificate(dump.csca.cert.read_bytes())
+    return store
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+
+
+def _evidence(dump: Dump) -> ActiveAuthEvidence:
+    return ActiveAuthEvidence(dump.challenge, dump.aa_signature)
+
+
+def _resigned(dump: Dump, files: dict[FileId, bytes], work: Path) -> dict[FileId, bytes]:
+    """``files`` with a fresh SOD over their data groups, signed by the dump's DSC."""
+    groups = {f: d for f, d in files.items() if f.dg_number is not None}
+    lds = lds_security_object(groups, cwd=work)
+    return {**files, FileId.SOD: sign_sod(lds, key=dump.dsc_key, cert=dump.dsc_cert, cwd=work)}
+
+
+def test_genuine_dump_with_active_authentication(dump: Dump) -> None:
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), active_auth=_evidence(dump))
+    assert report.verdict is Verdict.GENUINE
+    assert report.reasons == ()
+    statuses = {name: check.status for name, check in report.checks.items()}
+    assert statuses == {
+        "passive_auth": CheckStatus.PASS,
+        "chain": CheckStatus.PASS,
+        "dg_hashes": CheckStatus.PASS,
+        "active_auth": CheckStatus.PASS,
+        "chip_auth": CheckStatus.SKIPPED,
+    }
+    assert report.chip_auth.reason == "ca_no_live_chip"
+    holder = report.holder
+    assert (holder.id_number, holder.full_name, holder.sex) == ("001090012345", "Nguyễn Văn An", "M")
+    assert holder.date_of_birth == dt.date(1990, 1, 15)
+    assert holder.date_of_expiry == dt.date(2030, 1, 15)
+    assert (holder.father_name, holder.mother_name) == ("Nguyễn Văn Bình", "Trần Thị Cúc")
+    document = report.document
+    assert document.mrz[0] == "IDVNM0900123450001090012345<<1"
+    assert document.document_number == "090012345"
+    assert document.lds_version == "1.7"
+    assert document.data_groups == ("DG1", "DG2", "DG13", "DG14", "DG15")
+    assert report.parsed.dg2 is not None
+    assert report.parsed.dg2.portrait.image[:3] == b"\xff\xd8\xff"
+
+
+def test_report_json_shape(dump: Dump) -> None:
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), active_auth=_evidence(dump))
+    data = json.loads(json.dumps(report.to_json(), ensure_ascii=False))
+    assert data["verdict"] == "genuine"
+    assert set(data["checks"]) == {"passive_auth", "chain", "dg_hashes", "active_auth", "chip_auth"}
+    for check in data["checks"].values():
+        assert check["status"] in ("pass", "fail", "skipped")
+        assert check["reason"]
+    assert set(data["holder"]) == {
+        "id_number", "old_id_number", "full_name", "date_of_birth", "sex", "nationality", "ethnicity", "religion",
+        "place_of_origin", "place_of_residence", "identifying_marks", "date_of_issue", "date_of_expiry",
+        "father_name", "mother_name", "spouse_name",
+    }  # fmt: skip
+    assert data["holder"]["date_of_birth"] == "1990-01-15"
+    assert data["holder"]["place_of_origin"] == CITIZEN["place_of_origin"]
+    assert {"mrz", "document_number", "lds_version", "data_groups"} <= set(data["document"])
+    assert data["document"]["dsc"]["subject"].endswith("Country: VN")
+    assert data["reasons"] == []
+
+
+def test_without_aa_evidence_the_dump_is_still_genuine(dump: Dump) -> None:
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.GENUINE
+    assert report.active_auth.status is CheckStatus.SKIPPED
+    assert report.active_auth.reason == "aa_no_evidence"
+    assert "aa_no_evidence" in report.notes
+
+
+def test_a_wrong_aa_signature_is_not_genuine(dump: Dump) -> None:
+    forged = ActiveAuthEvidence(bytes(8), dump.aa_signature)
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), active_auth=forged)
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("aa_signature_invalid",)
+
+
+def test_a_replayed_aa_answer_is_not_genuine(dump: Dump) -> None:
+    report = verify_document(
+        dump.files, trust_store=_store(dump), at=_now(), active_auth=_evidence(dump), expected_challenge=bytes(8)
+    )
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.active_auth.reason == "aa_challenge_mismatch"
+
+
+def test_chip_authentication_outcome_from_a_live_session(dump: Dump) -> None:
+    passed = Check.passed("ca_valid", "Chip authentication succeeded.")
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), chip_auth=passed)
+    assert report.verdict is Verdict.GENUINE
+    assert report.chip_auth.ok
+    failed = Check.failed("ca_failed", "The chip could not prove it holds the DG14 key.")
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), chip_auth=failed)
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("ca_failed",)
+    without_dg14 = {f: d for f, d in dump.files.items() if f is not FileId.DG14}
+    report = verify_document(without_dg14, trust_store=_store(dump), at=_now(), chip_auth=passed)
+    assert report.chip_auth.reason == "ca_key_not_verified"
+    assert report.verdict is Verdict.NOT_GENUINE
+
+
+def test_a_changed_dg13_is_not_genuine(dump: Dump) -> None:
+    files = dict(dump.files)
+    files[FileId.DG13] = dg13_bytes(dict(CITIZEN, full_name="Nguyễn Văn Ân"))
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("dg_hash_mismatch:DG13",)
+    assert report.dg_hashes.reason == "dg_hash_mismatch:DG13"
+
+
+def test_a_foreign_csca_is_not_genuine(dump: Dump, tmp_path: Path) -> None:
+    foreign = make_authority(tmp_path, "CSCA Elsewhere", key_spec="ec:prime256v1")
+    store = TrustStore()
+    store.add_certificate(foreign.cert.read_bytes())
+    report = verify_document(dump.files, trust_store=store, at=_now())
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("csca_not_found",)
+
+
+def test_an_expired_dsc_is_not_genuine(dump: Dump) -> None:
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now() + dt.timedelta(days=3660))
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.chain.reason == "dsc_expired"
+
+
+def test_missing_pieces_make_it_incomplete(dump: Dump) -> None:
+    no_sod = {f: d for f, d in dump.files.items() if f is not FileId.SOD}
+    report = verify_document(no_sod, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.INCOMPLETE
+    assert report.reasons == ("sod_missing",)
+    report = verify_document(dump.files, trust_store=TrustStore(), at=_now())
+    assert report.verdict is Verdict.INCOMPLETE
+    assert report.reasons == ("no_trust_anchor",)
+    only_sod = {FileId.SOD: dump.files[FileId.SOD]}
+    report = verify_document(only_sod, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.INCOMPLETE
+    assert "holder_data_missing" in report.reasons
+
+
+def test_a_failure_outranks_something_missing(dump: Dump) -> None:
+    files = dict(dump.files)
+    files[FileId.DG1] = files[FileId.DG1][:-1] + b"9"
+    report = verify_document(files, trust_store=TrustStore(), at=_now())
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert "dg_hash_mismatch:DG1" in report.reasons
+
+
+def test_a_garbage_sod_is_not_genuine_with_a_clear_problem(dump: Dump) -> None:
+    files = dict(dump.files)
+    files[FileId.SOD] = b"\x77\x03abc"
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.passive_auth.reason == "sod_malformed"
+    assert any(p.startswith("SOD:") for p in report.problems)
+
+
+def test_an_unreadable_data_group_is_named(dump: Dump) -> None:
+    files = dict(dump.files)
+    files[FileId.DG13] = b"\x6d\x02\x30\x00"
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert "unreadable:DG13" in report.notes
+    assert any(p.startswith("DG13:") for p in report.problems)
+    # DG1 still gives what the MRZ holds.
+    assert report.holder.full_name == "NGUYEN VAN AN"
+
+
+def test_holder_falls_back_to_dg1_without_dg13(dump: Dump) -> None:
+    files = {f: d for f, d in dump.files.items() if f is not FileId.DG13}
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.GENUINE
+    assert "dg_absent:DG13" in report.notes
+    holder = report.holder
+    assert holder.id_number == "001090012345"
+    assert holder.full_name == "NGUYEN VAN AN"
+    assert holder.date_of_birth == dt.date(1990, 1, 15)
+    assert holder.date_of_expiry == dt.date(2030, 1, 15)
+    assert (holder.sex, holder.nationality) == ("M", "VNM")
+    assert holder.place_of_residence is None
+
+
+def test_a_card_without_expiry(dump: Dump, tmp_path: Path) -> None:
+    files = dict(dump.files)
+    files[FileId.DG13] = dg13_bytes(dict(CITIZEN, date_of_expiry="Không thời hạn"), parents_layout="joint")
+    report = verify_document(_resigned(dump, files, tmp_path), trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.GENUINE
+    assert report.holder.date_of_expiry is None  # DG13 says no expiry; the MRZ date does not overrule it
+    assert report.document.no_expiry
+    assert report.to_json()["holder"]["date_of_expiry"] is None
+
+
+def test_a_real_sod_alone_verifies_but_is_incomplete() -> None:
+    files = {FileId.SOD: (SOD_DIR / "EF_SOD_FR.bin").read_bytes()}
+    report = verify_document(files, trust_store=master_list_store(), at=dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
+    assert report.passive_auth.ok
+    assert report.chain.ok
+    assert report.verdict is Verdict.INCOMPLETE
+    assert report.reasons == ("holder_data_missing", "no_data_groups")
+
+
+_FILES = [FileId.SOD, FileId.DG1, FileId.DG13, FileId.DG14, FileId.DG15, FileId.DG2, FileId.COM]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(_FILES), st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), min_size=1, max_size=4))
+def test_any_mutated_file_still_gives_a_report(dump: Dump, file: FileId, changes: list[tuple[int, int]]) -> None:
+    files = dict(dump.files)
+    data = bytearray(files[file])
+    for position, value in changes:
+        data[position % len(data)] = value
+    files[file] = bytes(data)
+    report = verify_document(files, trust_store=_store(dump), at=_now(), active_auth=_evidence(dump))
+    if file is FileId.COM:
+        # EF.COM is not covered by the SOD: whatever it says, the verdict stands.
+        assert report.verdict is Verdict.GENUINE
+    elif file is FileId.SOD and report.verdict is Verdict.GENUINE:
+        # Only a change outside what is signed (the CMS version, the unsigned digestAlgorithms set) can keep it genuine.
+        original, mutated = parse_sod(dump.files[FileId.SOD]), parse_sod(files[FileId.SOD])
+        assert mutated.signed_data.econtent == original.signed_data.econtent
+        assert mutated.signer.signed_attributes == original.signer.signed_attributes
+        assert mutated.signer.signature == original.signer.signature
+    elif files[file] != dump.files[file]:
+        assert report.verdict is Verdict.NOT_GENUINE
+    json.dumps(report.to_json())
