@@ -1,1 +1,62 @@
-"""agent"""
+"""The terminal service: QR decoding and CCCD QR parsing, the QR ↔ chip cross-check, and the authentication pipeline."""
+
+from agent._cccd_qr import (
+    NO_EXPIRY_MRZ,
+    PROVINCE_CODES,
+    BacInputs,
+    CccdQr,
+    CccdQrError,
+    ChipAccess,
+    QrError,
+    QrForm,
+    QrRejectReason,
+    expiry_candidates,
+    id_century_sex,
+    parse_cccd_qr,
+)
+from agent._qr_decode import (
+    FALLBACKS,
+    LIVE_FALLBACKS,
+    Attempt,
+    DecodeFailure,
+    QrDecodeError,
+    QrDecoder,
+    QrSymbol,
+    Strategy,
+    decode_image,
+    iter_decode_attempts,
+    read_cccd_qr,
+)
+from agent._qr_match import FieldCheck, FieldMatch, QrField, QrMatch, cross_check, normalise_name
+
+__all__ = [
+    "FALLBACKS",
+    "LIVE_FALLBACKS",
+    "NO_EXPIRY_MRZ",
+    "PROVINCE_CODES",
+    "Attempt",
+    "BacInputs",
+    "CccdQr",
+    "CccdQrError",
+    "ChipAccess",
+    "DecodeFailure",
+    "FieldCheck",
+    "FieldMatch",
+    "QrDecodeError",
+    "QrDecoder",
+    "QrError",
+    "QrField",
+    "QrForm",
+    "QrMatch",
+    "QrRejectReason",
+    "QrSymbol",
+    "Strategy",
+    "cross_check",
+    "decode_image",
+    "expiry_candidates",
+    "id_century_sex",
+    "iter_decode_attempts",
+    "normalise_name",
+    "parse_cccd_qr",
+    "read_cccd_qr",
+]

@@ -1,14 +1,248 @@
-"""``cccd demo``: the whole system on one machine, with simulated cards and camera."""
+"""``cccd demo``: synthetic citizens' cards read one after another through the real reader path, with verdicts.
+
+With nothing configured it starts pcscd when it is not running (and stops it afterwards), plays each virtual card on
+vpcd's second slot (``Virtual PCD 00 01``, so a ``cccd sim card`` on the first slot is left alone) and reads it with
+the PC/SC reader exactly as ``cccd card read`` does. Where pcscd or vsmartcard-vpcd is not installed, the cards are
+read in-process instead. The terminal knows only what the printed QR code gives (ID, date of birth, date of issue),
+so it opens each chip with the CAN or the MRZ keys derived from it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
 import typer
+from cryptography.hazmat.primitives import serialization
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hw import CardReader, MemoryReader, PcscReader, ReaderState, ReaderUnavailable
+from hw._reader_pcscd import PcscDaemon, pcscd_usable
+from hw._reader_session import CardVerification, keys_from_id, read_and_verify
+from hw.sim import ChipFaults, Citizen, TestPki, VirtualChip, generate_population, personalise
+from hw.sim._link import LinkModel
+from hw.sim._vpcd import VpcdCard
+from mrtd._report import Verdict
+from mrtd._trust_store import TrustStore
+
+DEMO_READER = "Virtual PCD 00 01"
+DEMO_PORT = 35964
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    faults: tuple[str, ...]
+    expected: Verdict
+
+
+SCENARIOS = (
+    Scenario("genuine card (PACE)", (), Verdict.GENUINE),
+    Scenario("older card without PACE (BAC)", ("no-pace",), Verdict.GENUINE),
+    Scenario("clone: copied files, other chip keys", ("clone",), Verdict.NOT_GENUINE),
+    Scenario("DG13 changed after signing", ("changed-dg",), Verdict.NOT_GENUINE),
+    Scenario("signed under an unknown CSCA", ("foreign-csca",), Verdict.NOT_GENUINE),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    scenario: Scenario
+    citizen: Citizen
+    verdict: Verdict | None
+    reasons: tuple[str, ...]
+    session: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict is self.scenario.expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario.name,
+            "faults": list(self.scenario.faults),
+            "id_number": self.citizen.id_number,
+            "full_name": self.citizen.full_name,
+            "expected": self.scenario.expected.value,
+            "verdict": self.verdict.value if self.verdict else None,
+            "as_expected": self.as_expected,
+            "reasons": list(self.reasons),
+            "session": self.session,
+            "error": self.error,
+        }
+
+
+class _CardSlot:
+    """Where the demo places its cards: vpcd behind pcscd, or the in-process reader."""
+
+    def __init__(self, reader: CardReader, *, path: str, vpcd: VpcdCard | None = None) -> None:
+        self.reader = reader
+        self.path = path
+        self._vpcd = vpcd
+
+    async def place(self, chip: VirtualChip) -> None:
+        if self._vpcd is not None:
+            self._vpcd.remove()
+            await _settle(self.reader, ReaderState.EMPTY)
+            self._vpcd.insert(chip)
+            await _settle(self.reader, ReaderState.CARD_PRESENT)
+        else:
+            assert isinstance(self.reader, MemoryReader)
+            self.reader.insert(chip)
+
+    def take(self) -> None:
+        if self._vpcd is not None:
+            self._vpcd.remove()
+        elif isinstance(self.reader, MemoryReader):
+            self.reader.remove()
+
+
+async def _settle(reader: CardReader, state: ReaderState, seconds: float = 10.0) -> None:
+    events = reader.events()
+    try:
+        async with asyncio.timeout(seconds):
+            async for event in events:
+                if event.state is state:
+                    return
+                if event.state is ReaderState.UNAVAILABLE:
+                    raise ReaderUnavailable(event.detail or "the virtual reader went away")
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def card_slot(*, in_process: bool) -> Iterator[_CardSlot]:
+    """The pcscd path when this machine has it (pcscd started if needed, stopped after), else in-process."""
+    if not in_process and pcscd_usable():
+        daemon = PcscDaemon()
+        try:
+            daemon.ensure(wait_for_reader=DEMO_READER, timeout=3)
+        except ReaderUnavailable:
+            daemon.stop()
+        else:
+            vpcd = VpcdCard(port=DEMO_PORT).start()
+            try:
+                yield _CardSlot(PcscReader(DEMO_READER, poll_interval=0.05), path="pcscd", vpcd=vpcd)
+            finally:
+                vpcd.stop()
+                daemon.stop()
+            return
+    yield _CardSlot(MemoryReader(link=LinkModel()), path="in-process")
+
+
+def demo_citizens(seed: int, count: int) -> list[Citizen]:
+    holders = generate_population(max(4 * count, 20), seed=seed).card_holders()
+    return list(holders[:count])
+
+
+async def run_card_demo(
+    slot: _CardSlot, *, seed: int = 0, step: Callable[[int, str], None] | None = None
+) -> list[DemoResult]:
+    """Read one card per scenario through ``slot`` and return the verdicts."""
+    pki = TestPki.create(seed=f"demo-{seed}")
+    store = TrustStore()
+    store.add_certificate(pki.csca_cert.public_bytes(serialization.Encoding.DER))
+    notify = step or (lambda index, text: None)
+    results: list[DemoResult] = []
+    for index, (scenario, person) in enumerate(zip(SCENARIOS, demo_citizens(seed, len(SCENARIOS)), strict=True)):
+        notify(index, "personalising the chip")
+        profile = personalise(
+            person, pki=pki, faults=ChipFaults.parse(scenario.faults), seed=f"demo-{seed}", portrait_size=None
+        )
+        notify(index, "placing the card")
+        await slot.place(VirtualChip(profile))
+        # The terminal has only the QR code: the ID, the date of birth and the date of issue.
+        keys = keys_from_id(person.id_number, person.date_of_birth, issued=person.date_of_issue)
+        try:
+            verification: CardVerification = await read_and_verify(
+                slot.reader, keys, trust_store=store, progress=functools.partial(notify, index)
+            )
+        except Exception as exc:
+            results.append(DemoResult(scenario, person, None, (), None, error=str(exc)))
+        else:
+            report = verification.report
+            results.append(DemoResult(scenario, person, report.verdict, report.reasons, verification.session_json()))
+        finally:
+            slot.take()
+        notify(index, "done")
+    return results
+
+
+def _table(results: list[DemoResult], path: str) -> Table:
+    table = Table(title=f"cccd demo: {len(results)} synthetic cards read through the {path} reader path")
+    for column in ("card", "holder", "access", "verdict", "why", "ms"):
+        table.add_column(column)
+    for result in results:
+        if result.verdict is None:
+            verdict = f"[red]error[/]: {result.error}"
+        else:
+            style = "green" if result.verdict is Verdict.GENUINE else "red"
+            mark = "✓" if result.as_expected else "✗ unexpected"
+            verdict = f"[{style}]{result.verdict.value}[/] {mark}"
+        session = result.session or {}
+        table.add_row(
+            result.scenario.name,
+            f"{result.citizen.full_name} ({result.citizen.id_number})",
+            str(session.get("protocol", "-")),
+            verdict,
+            ", ".join(result.reasons) or "-",
+            f"{session.get('ms', {}).get('total', 0):.0f}",
+        )
+    return table
 
 
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def demo(json_output: bool = typer.Option(False, "--json", help="Print the results as one JSON document.")) -> None:
+def demo(
+    *,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as one JSON document.")] = False,
+    in_process: Annotated[
+        bool, typer.Option("--in-process", help="Read the cards in-process instead of through pcscd.")
+    ] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Which synthetic citizens (same seed, same people).")] = 0,
+) -> None:
     """Play synthetic citizens' cards through the real reader path and show the verdicts."""
-    raise typer.Exit(0)
+    console = Console(stderr=json_output)
+    started = time.perf_counter()
+    with card_slot(in_process=in_process) as slot:
+        if json_output:
+            results = asyncio.run(run_card_demo(slot, seed=seed))
+        else:
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+            ) as progress:
+                tasks = [progress.add_task(f"{s.name}: waiting", total=1) for s in SCENARIOS]
+
+                def step(index: int, text: str) -> None:
+                    progress.update(tasks[index], description=f"{SCENARIOS[index].name}: {text}")
+                    if text == "done":
+                        progress.update(tasks[index], completed=1)
+
+                results = asyncio.run(run_card_demo(slot, seed=seed, step=step))
+    ok = all(r.as_expected for r in results)
+    if json_output:
+        document = {
+            "reader_path": slot.path,
+            "all_as_expected": ok,
+            "seconds": round(time.perf_counter() - started, 2),
+            "results": [r.to_json() for r in results],
+        }
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        console.print(_table(results, slot.path))
+        console.print(
+            "[bold green]every verdict is the expected one[/]" if ok else "[bold red]some verdicts are unexpected[/]"
+        )
+    raise typer.Exit(code=0 if ok else 1)

@@ -1,1 +1,88 @@
-"""hw"""
+"""The hardware boundary: card readers (PC/SC and in-process) behind a small protocol, and the simulators.
+
+The virtual CCCD chip and the synthetic population are in :mod:`hw.sim`. Cameras are frame sources (Picamera2, OpenCV,
+image files and folders, synthetic card images) behind :class:`FrameSource`.
+"""
+
+from hw._camera import (
+    BaseFrameSource,
+    CameraError,
+    CameraUnavailable,
+    Frame,
+    FrameError,
+    FrameSource,
+)
+from hw._camera_files import FolderSource, ImageFileSource, load_gray_image
+from hw._camera_opencv import OpenCVSource
+from hw._camera_picamera import PiCamera2Source
+from hw._camera_spec import open_camera
+from hw._camera_synthetic import SyntheticSource
+from hw._reader import (
+    CardConnection,
+    CardReader,
+    CardRemoved,
+    HwError,
+    NoCard,
+    ReaderError,
+    ReaderEvent,
+    ReaderState,
+    ReaderUnavailable,
+    atr_supports_extended_length,
+)
+from hw._reader_memory import MemoryReader
+from hw._reader_pcsc import PcscReader, list_pcsc_readers
+from hw._reader_pcscd import PcscDaemon
+from hw._reader_session import CardVerification, QrKeys, keys_from_id, read_and_verify, wait_for_card
+from hw._synthetic_card import (
+    CardLayout,
+    CardScene,
+    Degradation,
+    SyntheticCitizen,
+    qr_modules,
+    random_scene,
+    render_card,
+    synthetic_citizen,
+)
+
+__all__ = [
+    "BaseFrameSource",
+    "CameraError",
+    "CameraUnavailable",
+    "CardConnection",
+    "CardLayout",
+    "CardReader",
+    "CardRemoved",
+    "CardScene",
+    "CardVerification",
+    "Degradation",
+    "FolderSource",
+    "Frame",
+    "FrameError",
+    "FrameSource",
+    "HwError",
+    "ImageFileSource",
+    "MemoryReader",
+    "NoCard",
+    "OpenCVSource",
+    "PcscDaemon",
+    "PcscReader",
+    "PiCamera2Source",
+    "QrKeys",
+    "ReaderError",
+    "ReaderEvent",
+    "ReaderState",
+    "ReaderUnavailable",
+    "SyntheticCitizen",
+    "SyntheticSource",
+    "atr_supports_extended_length",
+    "keys_from_id",
+    "list_pcsc_readers",
+    "load_gray_image",
+    "open_camera",
+    "qr_modules",
+    "random_scene",
+    "read_and_verify",
+    "render_card",
+    "synthetic_citizen",
+    "wait_for_card",
+]

@@ -1,9 +1,335 @@
-"""Command-line group of this package, composed into ``cccd`` by ``cccd.cli``."""
+"""Command-line group of this package, composed into ``cccd`` by ``cccd.cli``: ``cccd card ...``.
+
+Each card command ends in :func:`print_report`, so a verification looks the same whether it came from a dump
+(``card verify``) or from a card on a reader.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hw._dump import DumpError, read_dump
+from hw._reader import CardRemoved, HwError, NoCard, ReaderUnavailable
+from hw._reader_pcsc import PcscReader
+from hw._reader_session import CardVerification, QrParser, keys_from_id, read_and_verify
+from hw.sim._commands import sim_app
+from mrtd._access_keys import NO_EXPIRY, AccessKey, Can, MrzKey, cccd_document_number, mrz_date
+from mrtd._checks import CheckStatus
+from mrtd._errors import MrtdError, MRZError, TrustStoreError, WrongAccessKey
+from mrtd._mrz import parse_mrz
+from mrtd._report import CHECK_NAMES, Verdict, VerificationReport, verify_document
+from mrtd._trust_store import TrustStore, load_trust_store
+
+card_app = typer.Typer(
+    name="card",
+    help="Read and verify the chip of a CCCD (or any ICAO 9303 document).",
+    no_args_is_help=True,
+)
+
+_VERDICT_STYLE = {Verdict.GENUINE: "bold green", Verdict.NOT_GENUINE: "bold red", Verdict.INCOMPLETE: "bold yellow"}
+_VERDICT_TEXT = {
+    Verdict.GENUINE: "GENUINE: the chip data is signed by a trusted issuer and unchanged",
+    Verdict.NOT_GENUINE: "NOT GENUINE",
+    Verdict.INCOMPLETE: "INCOMPLETE: something needed for a verdict is missing",
+}
+_STATUS_STYLE = {CheckStatus.PASS: "green", CheckStatus.FAIL: "red", CheckStatus.SKIPPED: "yellow"}
+_CHECK_LABELS = {
+    "passive_auth": "SOD signature",
+    "chain": "Certificate chain",
+    "dg_hashes": "Data group hashes",
+    "active_auth": "Active authentication",
+    "chip_auth": "Chip authentication",
+}
+_HOLDER_LABELS = {
+    "id_number": "ID number",
+    "old_id_number": "Old ID (CMND)",
+    "full_name": "Full name",
+    "date_of_birth": "Date of birth",
+    "sex": "Sex",
+    "nationality": "Nationality",
+    "ethnicity": "Ethnicity",
+    "religion": "Religion",
+    "place_of_origin": "Place of origin",
+    "place_of_residence": "Place of residence",
+    "identifying_marks": "Identifying marks",
+    "date_of_issue": "Date of issue",
+    "date_of_expiry": "Date of expiry",
+    "father_name": "Father",
+    "mother_name": "Mother",
+    "spouse_name": "Spouse",
+}
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to the ``cccd`` application."""
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def load_trust(paths: list[Path], *, at: dt.datetime) -> TrustStore:
+    """The trust store for ``--trust`` options; a clear error and exit 1 when a file cannot be trusted."""
+    try:
+        return load_trust_store(paths, at=at)
+    except TrustStoreError as exc:
+        raise _fail(f"trust store: {exc}") from exc
+
+
+def _render(report: VerificationReport, console: Console) -> None:
+    console.print(f"[{_VERDICT_STYLE[report.verdict]}]{_VERDICT_TEXT[report.verdict]}[/]")
+    if report.reasons:
+        console.print("reasons: " + ", ".join(report.reasons), highlight=False, markup=False)
+    checks = Table(title="Checks", title_justify="left")
+    for column in ("check", "status", "reason", "detail"):
+        checks.add_column(column)
+    for name in CHECK_NAMES:
+        check = report.checks[name]
+        style = _STATUS_STYLE[check.status]
+        checks.add_row(
+            _CHECK_LABELS[name], f"[{style}]{check.status.value}[/]", escape(check.reason), escape(check.message)
+        )
+    console.print(checks)
+    holder = Table(title="Holder", title_justify="left", show_header=False)
+    holder.add_column("field")
+    holder.add_column("value")
+    for name, value in report.to_json()["holder"].items():
+        if value is not None:
+            holder.add_row(_HOLDER_LABELS.get(name, name), escape(str(value)))
+    if report.document.no_expiry:
+        holder.add_row(_HOLDER_LABELS["date_of_expiry"], "none (Không thời hạn)")
+    if holder.row_count:
+        console.print(holder)
+    doc = report.document
+    lines = [
+        f"document number: {doc.document_number or '-'}",
+        f"LDS version: {doc.lds_version or '-'}",
+        f"data groups read: {', '.join(doc.data_groups) or '-'}",
+    ]
+    if doc.absent_data_groups:
+        lines.append(f"listed in the SOD but not read: {', '.join(doc.absent_data_groups)}")
+    if doc.dsc is not None:
+        lines.append(f"document signer: {doc.dsc.subject}")
+    if doc.csca is not None:
+        lines.append(f"CSCA: {doc.csca.subject}")
+    lines.extend(f"MRZ: {line}" for line in doc.mrz)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    for problem in report.problems:
+        console.print(f"[yellow]problem:[/] {escape(problem)}", highlight=False)
+
+
+def print_report(report: VerificationReport, *, as_json: bool) -> int:
+    """Print ``report`` (rich text, or one JSON document) and return the exit code: 0 genuine, 1 otherwise."""
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _render(report, Console())
+    return 0 if report.genuine else 1
+
+
+@card_app.command("verify")
+def verify(
+    directory: Annotated[Path, typer.Argument(help="Folder of chip files: SOD, COM, DG1 ... DG16, CardAccess.")],
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+    at: Annotated[
+        dt.datetime | None,
+        typer.Option("--at", formats=["%Y-%m-%d"], help="Verify as of this day (UTC) instead of now."),
+    ] = None,
+) -> None:
+    """Verify a dump of chip files offline: SOD signature, DSC → CSCA chain, data group hashes, AA evidence.
+
+    Optional AA.challenge and AA.signature files (or .hex text) hold an active-authentication exchange to check.
+    """
+    when = at.replace(tzinfo=dt.UTC) if at is not None else dt.datetime.now(dt.UTC)
+    try:
+        dump = read_dump(directory)
+    except DumpError as exc:
+        raise _fail(str(exc)) from exc
+    store = load_trust(trust or [], at=when)
+    report = verify_document(dump.files, trust_store=store, at=when, active_auth=dump.active_auth)
+    raise typer.Exit(code=print_report(report, as_json=as_json))
+
+
+_QR_PARSER: dict[str, QrParser] = {}
+
+
+def _usage(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]usage error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _unavailable(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=3)
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _usage(f"{option} takes a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def _access_keys(
+    *,
+    can: str | None,
+    mrz: tuple[str, str, str] | None,
+    doc_number: str | None,
+    dob: str | None,
+    expiry: str | None,
+    id_number: str | None,
+    qr_text: str | None,
+) -> list[AccessKey]:
+    chosen = [
+        name
+        for name, given in (
+            ("--can", can is not None),
+            ("--mrz", mrz is not None),
+            ("--doc-number", doc_number is not None),
+            ("--id", id_number is not None),
+            ("--qr-text", qr_text is not None),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        raise _usage("give exactly one of --can, --mrz, --doc-number/--dob/--expiry, --id/--dob, --qr-text")
+    try:
+        if can is not None:
+            return [Can(can.strip())]
+        if mrz is not None:
+            zone = parse_mrz("\n".join(mrz))
+            return [MrzKey(zone.document_number, zone.date_of_birth, zone.date_of_expiry)]
+        if doc_number is not None:
+            if dob is None or expiry is None:
+                raise _usage("--doc-number needs --dob and --expiry (YYYY-MM-DD, or 'none' for no expiry)")
+            number = doc_number.strip()
+            if len(number) == 12 and number.isdigit():
+                number = cccd_document_number(number)  # the 12-digit ID was given: the chip's number is its tail
+            birth = mrz_date(_date(dob, "--dob"))
+            no_expiry = expiry.strip().lower() in ("none", "never", "991231")
+            end = NO_EXPIRY if no_expiry else mrz_date(_date(expiry, "--expiry"))
+            return [MrzKey(number, birth, end)]
+        if id_number is not None:
+            if dob is None:
+                raise _usage("--id needs --dob (YYYY-MM-DD)")
+            return keys_from_id(id_number.strip(), _date(dob, "--dob"), today=dt.date.today())
+        assert qr_text is not None
+        parser = _QR_PARSER.get("parser")
+        if parser is None:
+            raise _usage("--qr-text is not available in this build (no QR parser)")
+        try:
+            qr = parser(qr_text)
+        except ValueError as exc:
+            raise _fail(f"the QR text is not a CCCD QR code: {exc}") from exc
+        return keys_from_id(qr.id_number, qr.date_of_birth, issued=qr.date_of_issue)
+    except MRZError as exc:
+        raise _usage(str(exc)) from exc
+
+
+def _read_error(kind: str, message: str, code: int, as_json: bool) -> typer.Exit:
+    """A read that produced no report: the message on stderr (and, with --json, as a JSON document on stdout)."""
+    if as_json:
+        sys.stdout.write(json.dumps({"verdict": None, "error": {"kind": kind, "message": message}}) + "\n")
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=code)
+
+
+def _render_session(verification: CardVerification, console: Console) -> None:
+    session = verification.session_json()
+    ms = session["ms"]
+    console.print(
+        f"session: {session['protocol']} ({session['variant']}, {session['password']}), {session['apdus']} APDUs, "
+        f"{session['bytes']} bytes, {ms.get('total', 0):.0f} ms",
+        highlight=False,
+        markup=False,
+    )
+
+
+@card_app.command("read")
+def read(
+    *,
+    reader: Annotated[
+        str | None, typer.Option("--reader", help="PC/SC reader: its name (or a unique part of it) or its index.")
+    ] = None,
+    can: Annotated[str | None, typer.Option("--can", help="Card access number (the last 6 digits of the ID).")] = None,
+    mrz: Annotated[
+        tuple[str, str, str] | None, typer.Option("--mrz", help="The three MRZ lines of the card.", show_default=False)
+    ] = None,
+    doc_number: Annotated[
+        str | None, typer.Option("--doc-number", help="MRZ document number (on a CCCD: the last 9 digits of the ID).")
+    ] = None,
+    dob: Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")] = None,
+    expiry: Annotated[
+        str | None, typer.Option("--expiry", help="Date of expiry, YYYY-MM-DD ('none': no expiry).")
+    ] = None,
+    id_number: Annotated[
+        str | None, typer.Option("--id", help="The 12-digit ID: tries the CAN, then each possible expiry date.")
+    ] = None,
+    qr_text: Annotated[str | None, typer.Option("--qr-text", help="The text of the card's QR code.")] = None,
+    trust: Annotated[
+        list[Path] | None,
+        typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
+    ] = None,
+    photo: Annotated[Path | None, typer.Option("--photo", help="Also read DG2 and write the portrait here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, max=600, help="Seconds to wait for a card to be placed.")
+    ] = 3.0,
+) -> None:
+    """Read a card on a reader: PACE (or BAC), the chip files, passive, active and chip authentication.
+
+    Exit 0 when genuine, 1 when not genuine, incomplete or the key does not open the card, 2 on usage errors,
+    3 when there is no reader, no card, or pcscd is not running.
+    """
+    keys = _access_keys(
+        can=can, mrz=mrz, doc_number=doc_number, dob=dob, expiry=expiry, id_number=id_number, qr_text=qr_text
+    )
+    now = dt.datetime.now(dt.UTC)
+    store = load_trust(trust or [], at=now)
+    selector: str | int | None = int(reader) if reader is not None and reader.isdigit() else reader
+    try:
+        verification = asyncio.run(
+            read_and_verify(
+                PcscReader(selector), keys, trust_store=store, at=now, portrait=photo is not None, wait=wait
+            )
+        )
+    except (CardRemoved, NoCard, ReaderUnavailable) as exc:
+        kind = "card_removed" if isinstance(exc, CardRemoved) else "no_card_or_reader"
+        raise _read_error(kind, str(exc), 3, as_json) from exc
+    except WrongAccessKey as exc:
+        raise _read_error("wrong_access_key", f"the access key does not open this card: {exc}", 1, as_json) from exc
+    except (HwError, MrtdError) as exc:
+        raise _read_error("read_failed", f"reading the card failed: {exc}", 1, as_json) from exc
+    if photo is not None:
+        image = verification.portrait
+        if image is None:
+            Console(stderr=True).print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
+        else:
+            photo.write_bytes(image)
+    if as_json:
+        sys.stdout.write(json.dumps(verification.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        console = Console()
+        _render(verification.report, console)
+        _render_session(verification, console)
+    raise typer.Exit(code=0 if verification.report.genuine else 1)
+
+
+def register(app: typer.Typer, *, qr_parser: QrParser | None = None) -> None:
+    """Add this package's commands to the ``cccd`` application; ``qr_parser`` enables ``card read --qr-text``."""
+    if qr_parser is not None:
+        _QR_PARSER["parser"] = qr_parser
+    app.add_typer(card_app, name="card")
+    app.add_typer(sim_app, name="sim")

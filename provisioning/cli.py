@@ -1,9 +1,343 @@
-"""Command-line group of this package, composed into ``cccd`` by ``cccd.cli``."""
+"""``cccd fleet ...``: the fleet's CA, enrollment tokens, terminals, revocation and broker configuration.
+
+The environment is read here and only here: ``CCCD_FLEET_DIR`` (through ``--fleet-dir``) and
+``CCCD_FLEET_PASSPHRASE``. Exit codes: 0 ok, 1 refused or bad input, 2 usage, 3 environment unavailable.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from provisioning._broker import (
+    BrokerReport,
+    BrokerSettings,
+    CrlProbe,
+    push_revocation_state,
+    refresh_crl_if_due,
+    write_broker_config,
+)
+from provisioning._errors import EnvironmentProblem, ProvisioningError
+from provisioning._fleet import DEFAULT_BROKER_PORT, DEFAULT_FLEET_DIR, Fleet, Site
+from provisioning._service import serve
+
+PASSPHRASE_ENV = "CCCD_FLEET_PASSPHRASE"  # noqa: S105 - the name of a variable, not its value
+FLEET_DIR_ENV = "CCCD_FLEET_DIR"
+EXIT_REFUSED, EXIT_USAGE, EXIT_ENVIRONMENT = 1, 2, 3
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+# Piped output is not cut at 80 columns: device ids and dates must stay on one line for grep.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
+
+fleet_app = typer.Typer(
+    name="fleet",
+    help="The fleet's CA, enrollment tokens, terminals, revocation and broker configuration.",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(name="token", help="One-time enrollment tokens.", no_args_is_help=True)
+fleet_app.add_typer(token_app)
+
+FleetDir = Annotated[
+    Path,
+    typer.Option(
+        "--fleet-dir",
+        envvar=FLEET_DIR_ENV,
+        help="Where the fleet keeps its CA, tokens, devices and CRL.",
+        show_envvar=True,
+    ),
+]
+PassphraseFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--passphrase-file",
+        help=f"File holding the CA passphrase (else ${PASSPHRASE_ENV}, else a prompt).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Every failure the user can meet becomes a message and an exit code, never a traceback."""
+    try:
+        yield
+    except EnvironmentProblem as exc:
+        _fail(str(exc), EXIT_ENVIRONMENT)
+    except ProvisioningError as exc:
+        _fail(str(exc), EXIT_REFUSED)
+    except PermissionError as exc:
+        _fail(f"permission denied: {exc.filename}", EXIT_ENVIRONMENT)
+    except OSError as exc:
+        _fail(str(exc), EXIT_ENVIRONMENT)
+
+
+def _passphrase(path: Path | None, *, confirm: bool = False) -> bytes:
+    if path is not None:
+        return path.read_bytes().rstrip(b"\r\n")
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value.encode("utf-8")
+    if not sys.stdin.isatty():
+        _fail(f"no CA passphrase: give --passphrase-file or set {PASSPHRASE_ENV}", EXIT_USAGE)
+    return str(typer.prompt("CA passphrase", hide_input=True, confirmation_prompt=confirm)).encode("utf-8")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90s``, ``30m``, ``1h``, ``7d``, or combinations such as ``1h30m``."""
+    total = dt.timedelta()
+    rest = text.strip().lower()
+    if not rest:
+        raise typer.BadParameter("empty duration")
+    for match in _DURATION.finditer(rest):
+        total += dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if _DURATION.sub("", rest):
+        raise typer.BadParameter(f"{text!r}: use a number with s, m, h or d (e.g. 1h, 30m, 7d)")
+    return total
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{text!r}: use HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means every interface
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+@fleet_app.command("init")
+def init(
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    passphrase_file: PassphraseFile = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create the fleet CA (root + issuing CA, keys encrypted with the passphrase) and print the root's SHA-256
+    fingerprint, which every terminal pins at enrollment."""
+    with _errors():
+        fleet = Fleet.init(fleet_dir, _passphrase(passphrase_file, confirm=True))
+        if json_output:
+            out.print_json(json.dumps({"fleet_dir": str(fleet_dir), "root_fingerprint": fleet.root_fingerprint}))
+            return
+        err.print(f"Fleet CA created in {fleet_dir}. Root certificate SHA-256 fingerprint (terminals pin it):")
+        out.print(fleet.root_fingerprint, highlight=False)
+
+
+@token_app.command("create")
+def token_create(
+    site: Annotated[
+        str, typer.Option("--site", help="The terminal's site: PROVINCE/COMMUNE or PROVINCE/COMMUNE/TEAM (codes).")
+    ],
+    ttl: Annotated[str, typer.Option("--ttl", help="How long the token stays valid (e.g. 1h, 30m, 2d).")] = "1h",
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create a one-time enrollment token bound to a site. It is shown this once; only its hash is kept."""
+    lifetime = parse_duration(ttl)
+    with _errors():
+        issued = Fleet.open(fleet_dir).create_token(Site.parse(site), ttl=lifetime)
+        if json_output:
+            document = {"token": issued.token, "expires": _iso(issued.expires_at), "site": str(issued.site)}
+            out.print_json(json.dumps(document))
+            return
+        err.print(f"Enrollment token for site {issued.site}, valid until {_iso(issued.expires_at)}, usable once:")
+        out.print(issued.token, highlight=False, soft_wrap=True)
+
+
+@fleet_app.command("serve")
+def serve_command(
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT for the HTTPS enrollment service.")
+    ] = "0.0.0.0:8443",
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Run the enrollment service alone over HTTPS (certificate from the fleet CA) until interrupted.
+    It also re-signs the CRL before its nextUpdate and pushes it to the brokers."""
+    host, port = parse_listen(listen)
+    with _errors():
+        fleet = Fleet.open(fleet_dir)
+        authority = fleet.unlock(_passphrase(passphrase_file))
+
+        def refresh() -> None:
+            reports = refresh_crl_if_due(fleet, authority)
+            if reports is not None:
+                _print_reports(reports)
+
+        def started() -> None:
+            err.print(
+                f"Enrollment service on https://{host}:{port} (root fingerprint {fleet.root_fingerprint}). "
+                "Ctrl-C stops it.",
+                highlight=False,
+            )
+
+        asyncio.run(serve(fleet, authority, host=host, port=port, on_crl_refresh=refresh, started=started))
+
+
+@fleet_app.command("broker-config")
+def broker_config(
+    *,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write mosquitto.conf and its files into.")],
+    port: Annotated[int, typer.Option("--port", help="TLS port terminals connect to.", min=1, max=65535)] = (
+        DEFAULT_BROKER_PORT
+    ),
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option("--host", help="Name or address terminals use for the broker (repeatable; default: this host)."),
+    ] = None,
+    server_listen: Annotated[
+        str | None,
+        typer.Option("--server-listen", help="HOST:PORT of the central server's listener (default 127.0.0.1:PORT+1)."),
+    ] = None,
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Write mosquitto.conf with everything it refers to (server certificate and key, CA chain, ACL, CRL), the
+    central server's client certificate and key, and the EMQX equivalent under emqx/."""
+    import socket  # noqa: PLC0415 - only for the default host name
+
+    names = tuple(hosts) if hosts else (socket.getfqdn() or "localhost",)
+    settings = BrokerSettings(
+        port=port, hosts=names, server_listen=parse_listen(server_listen) if server_listen else None
+    )
+    with _errors():
+        fleet = Fleet.open(fleet_dir)
+        authority = fleet.unlock(_passphrase(passphrase_file))
+        layout = write_broker_config(fleet, authority, out_dir, settings)
+        err.print(
+            f"Wrote {layout.conf} (terminals on port {port}, central server on {settings.internal[0]}:"
+            f"{settings.internal[1]}). Start it with: mosquitto -c {layout.conf}",
+            highlight=False,
+        )
+        err.print(f"Central server identity: {layout.client_cert} and {layout.client_key}", highlight=False)
+
+
+@fleet_app.command("list")
+def list_command(fleet_dir: FleetDir = DEFAULT_FLEET_DIR, json_output: JsonFlag = False) -> None:
+    """Terminals, tokens and the CRL's next update."""
+    with _errors():
+        status = Fleet.open(fleet_dir).status()
+    now = dt.datetime.now(dt.UTC)
+    open_tokens = [t for t in status.tokens if t.used_at is None and t.expires_at > now]
+    if json_output:
+        document: dict[str, Any] = {
+            "root_fingerprint": status.root_fingerprint,
+            "crl_next_update": _iso(status.crl_next_update),
+            "broker_dirs": list(status.broker_dirs),
+            "devices": [
+                {
+                    "device_id": d.device_id,
+                    "site": d.site,
+                    "state": d.state.value,
+                    "enrolled": _iso(d.enrolled_at),
+                    "certificate_expires": _iso(d.certificate_not_after),
+                    "revoked": _iso(d.revoked_at),
+                }
+                for d in status.devices
+            ],
+            "tokens": [
+                {
+                    "id": t.hash_prefix,
+                    "site": t.site,
+                    "expires": _iso(t.expires_at),
+                    "used": _iso(t.used_at),
+                    "device_id": t.device_id,
+                }
+                for t in status.tokens
+            ],
+        }
+        out.print_json(json.dumps(document))
+        return
+    table = Table(title=f"Terminals ({len(status.devices)})")
+    for column in ("device", "site", "state", "certificate expires", "enrolled"):
+        table.add_column(column, no_wrap=True)
+    for d in status.devices:
+        state = "[green]active[/green]" if d.state.value == "active" else "[red]revoked[/red]"
+        table.add_row(d.device_id, d.site, state, _iso(d.certificate_not_after) or "-", _iso(d.enrolled_at) or "-")
+    out.print(table)
+    out.print(f"Unused tokens: {len(open_tokens)}; CRL next update: {_iso(status.crl_next_update)}", highlight=False)
+    out.print(f"Root fingerprint: {status.root_fingerprint}", highlight=False)
+
+
+@fleet_app.command("revoke")
+def revoke(
+    *,
+    device: Annotated[str, typer.Argument(help="The device id (certificate CN) to revoke.")],
+    reason: Annotated[str, typer.Option("--reason", help="Recorded with the revocation.")] = "revoked by operator",
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    passphrase_file: PassphraseFile = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Revoke a terminal: its certificates go on the CRL and the deny list; every broker-config folder gets the new
+    CRL and ACL in place, the broker is reloaded, checked, and the terminal disconnected if connected."""
+    with _errors():
+        fleet = Fleet.open(fleet_dir)
+        authority = fleet.unlock(_passphrase(passphrase_file))
+        serials = fleet.revoke(device, reason=reason)
+        fleet.write_crl(authority)
+        reports = push_revocation_state(fleet, disconnect=[device])
+    if json_output:
+        out.print_json(
+            json.dumps(
+                {
+                    "device_id": device,
+                    "serials": [format(s, "x") for s in serials],
+                    "brokers": [
+                        {
+                            "dir": str(r.directory),
+                            "running": r.running,
+                            "crl": None if r.probe is None else r.probe.value,
+                            "disconnected": list(r.disconnected),
+                            "problems": list(r.problems),
+                            "warnings": list(r.warnings),
+                        }
+                        for r in reports
+                    ],
+                }
+            )
+        )
+    else:
+        err.print(f"{device} revoked ({len(serials)} certificate(s) on the CRL and the deny list).", highlight=False)
+        _print_reports(reports)
+    if any(not r.ok for r in reports):
+        raise typer.Exit(EXIT_ENVIRONMENT)
+
+
+def _print_reports(reports: list[BrokerReport]) -> None:
+    for r in reports:
+        if not r.running:
+            note = "; ".join(r.problems) or "CRL and ACL updated; broker not running (it loads them when it starts)"
+            err.print(escape(f"  {r.directory}: {note}"), highlight=False)
+            continue
+        state = "CRL in force (revoked canary refused)" if r.probe is CrlProbe.ENFORCED else "CRL NOT in force"
+        dropped = f"; disconnected {', '.join(r.disconnected)}" if r.disconnected else ""
+        err.print(escape(f"  {r.directory}: CRL and ACL updated, broker reloaded; {state}{dropped}"), highlight=False)
+        for line in (*r.problems, *r.warnings):
+            err.print(f"    [yellow]{escape(line)}[/yellow]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the ``cccd`` application."""
+    app.add_typer(fleet_app)

@@ -1,0 +1,152 @@
+"""Frames from image files and folders: replay for tests, demos and offline decoding. Needs only Pillow and numpy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from hw._camera import (
+    ARRAY_SUFFIXES,
+    IMAGE_SUFFIXES,
+    MAX_FRAME_PIXELS,
+    BaseFrameSource,
+    CameraUnavailable,
+    Clock,
+    Frame,
+    FrameError,
+    GrayImage,
+    to_gray,
+)
+
+_log = logging.getLogger(__name__)
+# A .npy frame is a raw array; refuse headers that promise more than the largest frame we accept.
+_MAX_NPY_BYTES = MAX_FRAME_PIXELS * 4 + 4096
+
+
+def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayImage:
+    """Read an image (any format Pillow reads, EXIF orientation applied) or a ``.npy`` array as 2-D uint8.
+
+    Transparent pixels become white (a QR on a transparent background stays readable). Raises :class:`FrameError`
+    for anything unreadable, oversized or not an image.
+    """
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        return _load_npy(path, max_pixels=max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
+                if width * height > max_pixels or width < 1 or height < 1:
+                    raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
+                image = ImageOps.exif_transpose(opened)
+                return _to_gray_pil(image)
+    except FrameError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        # SyntaxError: some Pillow plugins raise it for malformed headers.
+        raise FrameError(f"{path.name}: not a readable image ({type(exc).__name__})") from exc
+
+
+def _to_gray_pil(image: Image.Image) -> GrayImage:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = float(array.max()) if array.size else 0.0
+        scaled = array * (255.0 / top) if top > 255 else array
+        return np.ascontiguousarray(np.clip(scaled, 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.ascontiguousarray(np.asarray(image.convert("L"), dtype=np.uint8))
+
+
+def _load_npy(path: Path, *, max_pixels: int) -> GrayImage:
+    try:
+        if path.stat().st_size > _MAX_NPY_BYTES:
+            raise FrameError(f"{path.name}: array file too large")
+        array = np.load(path, allow_pickle=False)
+    except FrameError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise FrameError(f"{path.name}: not a readable .npy array ({type(exc).__name__})") from exc
+    if not isinstance(array, np.ndarray) or array.ndim not in (2, 3) or array.shape[0] * array.shape[1] > max_pixels:
+        raise FrameError(f"{path.name}: not an image array")
+    return np.ascontiguousarray(to_gray(array))
+
+
+class ImageFileSource(BaseFrameSource):
+    """Frames from a list of image files, in order; optionally looping and paced at ``fps``.
+
+    An unreadable file raises :class:`FrameError`, or is skipped with ``skip_unreadable``.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        *,
+        loop: bool = False,
+        fps: float | None = None,
+        skip_unreadable: bool = False,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        super().__init__(clock=clock)
+        if fps is not None and fps <= 0:
+            raise ValueError("fps must be positive")
+        self._paths = tuple(Path(path) for path in paths)
+        self._loop = loop
+        self._period = None if fps is None else 1.0 / fps
+        self._skip = skip_unreadable
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        return self._paths
+
+    async def _frames(self) -> AsyncIterator[Frame]:
+        while not self._closed:
+            delivered = False
+            for path in self._paths:
+                if self._closed:
+                    return
+                try:
+                    image = await asyncio.to_thread(load_gray_image, path)
+                except FrameError:
+                    if not self._skip:
+                        raise
+                    _log.warning("skipping unreadable frame file %s", path.name)
+                    continue
+                delivered = True
+                yield self._frame(image)
+                if self._period is not None:
+                    await asyncio.sleep(self._period)
+            if not self._loop or not delivered:
+                return
+
+
+class FolderSource(ImageFileSource):
+    """Every image (and ``.npy``) file of a folder, in name order: a recorded camera session replayed."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        loop: bool = False,
+        fps: float | None = None,
+        skip_unreadable: bool = True,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise CameraUnavailable(f"{folder} is not a folder")
+        paths = sorted(
+            path
+            for path in folder.iterdir()
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES
+        )
+        super().__init__(paths, loop=loop, fps=fps, skip_unreadable=skip_unreadable, clock=clock)

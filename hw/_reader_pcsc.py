@@ -1,0 +1,306 @@
+"""The PC/SC reader adapter: pyscard's raw ``SCard*`` calls over pcscd, each run in the adapter's own thread.
+
+pyscard blocks, so every call runs on a single-thread executor owned by the adapter (a PC/SC context is used from
+one thread only); the event loop never blocks. Each connection establishes its own context, so a pcscd restart or
+an unplugged reader costs one failed attempt, not a dead adapter; ``events()`` re-establishes its context and
+reports the reader as unavailable until it is back. Connections are exclusive. A card that leaves mid-exchange
+surfaces as :class:`~hw.CardRemoved`, whatever status the stack reports for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from smartcard import scard
+
+from hw._reader import (
+    CardRemoved,
+    NoCard,
+    ReaderError,
+    ReaderEvent,
+    ReaderState,
+    ReaderUnavailable,
+    atr_supports_extended_length,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _code(value: int) -> int:
+    return value & 0xFFFFFFFF
+
+
+SUCCESS = 0
+E_NO_SERVICE = _code(scard.SCARD_E_NO_SERVICE)
+E_SERVICE_STOPPED = _code(scard.SCARD_E_SERVICE_STOPPED)
+E_NO_READERS = _code(scard.SCARD_E_NO_READERS_AVAILABLE)
+E_UNKNOWN_READER = _code(scard.SCARD_E_UNKNOWN_READER)
+E_READER_UNAVAILABLE = _code(scard.SCARD_E_READER_UNAVAILABLE)
+E_NO_SMARTCARD = _code(scard.SCARD_E_NO_SMARTCARD)
+E_SHARING_VIOLATION = _code(scard.SCARD_E_SHARING_VIOLATION)
+E_TIMEOUT = _code(scard.SCARD_E_TIMEOUT)
+E_CANCELLED = _code(scard.SCARD_E_CANCELLED)
+E_INVALID_HANDLE = _code(scard.SCARD_E_INVALID_HANDLE)
+# What a contactless card that left the field looks like, depending on when the stack noticed.
+_CARD_GONE = frozenset(
+    _code(c)
+    for c in (
+        scard.SCARD_W_REMOVED_CARD,
+        scard.SCARD_E_NO_SMARTCARD,
+        scard.SCARD_E_NOT_TRANSACTED,
+        scard.SCARD_W_UNPOWERED_CARD,
+        scard.SCARD_W_UNRESPONSIVE_CARD,
+        scard.SCARD_W_RESET_CARD,
+        scard.SCARD_E_COMM_DATA_LOST,
+        scard.SCARD_F_COMM_ERROR,
+    )
+)
+_SERVICE_GONE = frozenset({E_NO_SERVICE, E_SERVICE_STOPPED, E_INVALID_HANDLE})
+_READER_GONE = frozenset({E_UNKNOWN_READER, E_READER_UNAVAILABLE, E_NO_READERS})
+
+
+def _message(code: int) -> str:
+    try:
+        return str(scard.SCardGetErrorMessage(code)).strip().rstrip(".")
+    except Exception:
+        return f"PC/SC error 0x{code:08X}"
+
+
+def _check(result: Any, what: str) -> Any:
+    """pyscard returns (hresult, values...): raise on a failure, return the values."""
+    code = _code(result[0]) if isinstance(result, list | tuple) else _code(result)
+    if code == SUCCESS:
+        if isinstance(result, list | tuple):
+            return result[1] if len(result) == 2 else tuple(result[1:])
+        return None
+    if code in _SERVICE_GONE:
+        raise ReaderUnavailable(f"{what}: the PC/SC service (pcscd) is not running")
+    if code in _READER_GONE:
+        raise ReaderUnavailable(f"{what}: the reader is not connected")
+    if code == E_SHARING_VIOLATION:
+        raise ReaderUnavailable(f"{what}: the reader is in use by another program")
+    if code in _CARD_GONE:
+        raise CardRemoved()
+    raise ReaderError(f"{what}: {_message(code)} (0x{code:08X})")
+
+
+def _establish() -> int:
+    result = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    return int(_check(result, "connecting to pcscd"))
+
+
+def _list_readers(context: int) -> list[str]:
+    hresult, readers = scard.SCardListReaders(context, [])
+    code = _code(hresult)
+    if code in (E_NO_READERS, E_READER_UNAVAILABLE):
+        return []
+    _check((hresult, readers), "listing readers")
+    return list(readers)
+
+
+def resolve_reader(readers: list[str], selector: str | int | None) -> str:
+    """The reader a selector names: an index into the list, an exact name, or a unique part of one."""
+    if not readers:
+        raise ReaderUnavailable("no card reader is connected")
+    if selector is None:
+        return readers[0]
+    if isinstance(selector, int) or selector.isdigit():
+        index = int(selector)
+        if not 0 <= index < len(readers):
+            raise ReaderUnavailable(f"there is no reader {index}; readers: {', '.join(readers)}")
+        return readers[index]
+    if selector in readers:
+        return selector
+    matches = [r for r in readers if selector.lower() in r.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ReaderUnavailable(f"no reader named {selector!r}; readers: {', '.join(readers)}")
+    raise ReaderUnavailable(f"{selector!r} names several readers: {', '.join(matches)}")
+
+
+class _Worker:
+    """One thread for the PC/SC calls of one context."""
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def list_pcsc_readers() -> list[str]:
+    """Names of the PC/SC readers; ReaderUnavailable when pcscd is not running."""
+    worker = _Worker("pcsc-list")
+    try:
+
+        def call() -> list[str]:
+            context = _establish()
+            try:
+                return _list_readers(context)
+            finally:
+                scard.SCardReleaseContext(context)
+
+        return await worker.run(call)
+    finally:
+        worker.close()
+
+
+class PcscReader:
+    """A PC/SC reader, chosen by name (exact or a unique part), by index, or the first one (None)."""
+
+    def __init__(self, reader: str | int | None = None, *, poll_interval: float = 0.4) -> None:
+        self._selector = reader
+        self._poll_ms = max(int(poll_interval * 1000), 50)
+        self._name: str | None = reader if isinstance(reader, str) and not reader.isdigit() else None
+
+    @property
+    def name(self) -> str:
+        return self._name or (f"reader {self._selector}" if self._selector is not None else "first PC/SC reader")
+
+    async def events(self) -> AsyncIterator[ReaderEvent]:
+        worker = _Worker("pcsc-events")
+        context: int | None = None
+        last: ReaderEvent | None = None
+        try:
+            while True:
+                try:
+                    if context is None:
+                        context = await worker.run(_establish)
+                    event = await worker.run(self._wait_change, context, last)
+                except ReaderUnavailable as exc:
+                    event = ReaderEvent(self.name, ReaderState.UNAVAILABLE, detail=str(exc))
+                    if context is not None:
+                        with contextlib.suppress(Exception):
+                            await worker.run(scard.SCardReleaseContext, context)
+                        context = None
+                    if event == last:
+                        await asyncio.sleep(self._poll_ms / 1000)
+                        continue
+                if event is None or event == last:
+                    continue
+                last = event
+                yield event
+        finally:
+            if context is not None:
+                scard.SCardCancel(context)  # wakes a GetStatusChange still waiting in the worker
+                with contextlib.suppress(Exception):
+                    await worker.run(scard.SCardReleaseContext, context)
+            worker.close()
+
+    def _wait_change(self, context: int, last: ReaderEvent | None) -> ReaderEvent | None:
+        """Block up to one poll interval for a change of the reader's state (runs in the worker)."""
+        readers = _list_readers(context)
+        try:
+            name = resolve_reader(readers, self._selector)
+        except ReaderUnavailable as exc:
+            if last is not None and last.state is ReaderState.UNAVAILABLE:
+                time.sleep(self._poll_ms / 1000)  # still no reader: look again after a while, without spinning
+            return ReaderEvent(self.name, ReaderState.UNAVAILABLE, detail=str(exc))
+        self._name = name
+        known = scard.SCARD_STATE_UNAWARE
+        if last is not None and last.state is not ReaderState.UNAVAILABLE:
+            known = scard.SCARD_STATE_PRESENT if last.state is ReaderState.CARD_PRESENT else scard.SCARD_STATE_EMPTY
+        hresult, states = scard.SCardGetStatusChange(context, 0 if last is None else self._poll_ms, [(name, known)])
+        code = _code(hresult)
+        if code in (E_TIMEOUT, E_CANCELLED):
+            return None
+        _check((hresult, states), "watching the reader")
+        _, event_state, atr = states[0]
+        if event_state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+            return ReaderEvent(name, ReaderState.UNAVAILABLE, detail="the reader is not connected")
+        if event_state & scard.SCARD_STATE_PRESENT and not event_state & scard.SCARD_STATE_MUTE:
+            return ReaderEvent(name, ReaderState.CARD_PRESENT, atr=bytes(atr))
+        return ReaderEvent(name, ReaderState.EMPTY)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[PcscConnection]:
+        worker = _Worker("pcsc-card")
+        context: int | None = None
+        handle: int | None = None
+        try:
+            context = await worker.run(_establish)
+            name = resolve_reader(await worker.run(_list_readers, context), self._selector)
+            self._name = name
+            card, protocol = await worker.run(self._connect, context, name)
+            handle = card
+            atr = await worker.run(self._atr, card)
+            yield PcscConnection(worker, card, protocol, atr)
+        finally:
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    await worker.run(scard.SCardDisconnect, handle, scard.SCARD_UNPOWER_CARD)
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    await worker.run(scard.SCardReleaseContext, context)
+            worker.close()
+
+    @staticmethod
+    def _connect(context: int, name: str) -> tuple[int, int]:
+        result = scard.SCardConnect(
+            context, name, scard.SCARD_SHARE_EXCLUSIVE, scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
+        )
+        code = _code(result[0])
+        if code == E_NO_SMARTCARD or code in (_code(scard.SCARD_W_REMOVED_CARD), _code(scard.SCARD_W_UNPOWERED_CARD)):
+            raise NoCard(f"no card on {name}")
+        handle, protocol = _check(result, f"connecting to the card on {name}")
+        return int(handle), int(protocol)
+
+    @staticmethod
+    def _atr(handle: int) -> bytes:
+        _, _, _, atr = _check(scard.SCardStatus(handle), "reading the card's ATR")
+        return bytes(atr)
+
+
+class PcscConnection:
+    def __init__(self, worker: _Worker, handle: int, protocol: int, atr: bytes) -> None:
+        self._worker = worker
+        self._handle = handle
+        self._protocol = protocol
+        self._atr = atr
+
+    @property
+    def atr(self) -> bytes:
+        return self._atr
+
+    @property
+    def extended_length(self) -> bool:
+        return atr_supports_extended_length(self._atr)
+
+    async def transmit(self, command: bytes) -> bytes:
+        return await self._worker.run(self._transmit, command)
+
+    def _transmit(self, command: bytes) -> bytes:
+        result = scard.SCardTransmit(self._handle, self._protocol, list(command))
+        code = _code(result[0])
+        if code in _SERVICE_GONE:
+            # pcscd going away mid-read leaves no card session to continue: the same outcome as a pulled card.
+            raise CardRemoved("the connection to the reader was lost during the read; place the card again")
+        response = bytes(_check(result, "sending a command to the card"))
+        if len(response) < 2:
+            # vpcd and some drivers report a card that vanished mid-command as success with no status word.
+            raise CardRemoved()
+        return response
+
+    async def reset(self) -> None:
+        def call() -> None:
+            result = scard.SCardReconnect(
+                self._handle,
+                scard.SCARD_SHARE_EXCLUSIVE,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
+                scard.SCARD_RESET_CARD,
+            )
+            self._protocol = int(_check(result, "resetting the card"))
+
+        await self._worker.run(call)

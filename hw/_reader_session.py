@@ -1,0 +1,199 @@
+"""A whole card read at the terminal: connect to the reader, run the chip session, verify, report.
+
+This is the glue between a :class:`~hw.CardReader` and the chip core: ``mrtd.read_card`` opens and reads the chip
+through ``connection.transmit`` and ``mrtd``'s report turns the files into a verdict. The result carries the report
+(the document ``cccd card verify`` prints) and what the session cost (``"session"`` in ``cccd card read --json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hw._reader import CardReader, ReaderState
+from mrtd._aa_verify import ActiveAuthEvidence
+from mrtd._access_keys import AccessKey, cccd_can, cccd_mrz_keys
+from mrtd._checks import Check
+from mrtd._files import FileId
+from mrtd._reader import FileSelection, ReadOptions
+from mrtd._report import Verdict, VerificationReport, verify_document
+from mrtd._session import DEFAULT_FILES, CardReadResult, ChipAuthStatus, SessionOptions, read_card
+from mrtd._trust_store import TrustStore
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CardVerification:
+    """One card read and verified: the report, the raw session result and the timings (milliseconds)."""
+
+    report: VerificationReport
+    result: CardReadResult
+    timings: dict[str, float]
+
+    @property
+    def portrait(self) -> bytes | None:
+        dg2 = self.report.parsed.dg2
+        return dg2.faces[0].image if dg2 is not None and dg2.faces else None
+
+    def session_json(self) -> dict[str, Any]:
+        total = self.result.total
+        return {
+            "protocol": self.result.access.value,
+            "variant": self.result.access_variant,
+            "password": self.result.password_type.name,
+            "apdus": total.apdus,
+            "bytes": total.bytes_sent + total.bytes_received,
+            "ms": {name: round(value, 2) for name, value in self.timings.items()},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """``cccd card verify``'s document plus ``"session"``."""
+        return {**self.report.to_json(), "session": self.session_json()}
+
+
+async def wait_for_card(reader: CardReader, seconds: float) -> bool:
+    """Wait up to ``seconds`` for a card on ``reader``; True when one is there, False at once when the reader or
+    the PC/SC service is not there."""
+    events = reader.events()
+    try:
+        async with asyncio.timeout(seconds):
+            async for event in events:
+                if event.state is ReaderState.CARD_PRESENT:
+                    return True
+                if event.state is ReaderState.UNAVAILABLE:
+                    return False  # no service or no such reader: connecting says which, at once
+    except TimeoutError:
+        return False
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    return False
+
+
+def keys_from_id(
+    id_number: str, date_of_birth: dt.date, *, issued: dt.date | None = None, today: dt.date | None = None
+) -> list[AccessKey]:
+    """What opens a CCCD given its ID and date of birth: the CAN (PACE) first, then the MRZ key for each expiry date
+    the renewal rule allows (BAC, or PACE with the MRZ), most likely first."""
+    keys: list[AccessKey] = [cccd_can(id_number)]
+    keys.extend(cccd_mrz_keys(id_number, date_of_birth, issued=issued, today=today))
+    return keys
+
+
+def chip_auth_check(result: CardReadResult) -> Check | None:
+    """The chip-authentication outcome in the report's terms (None: the report decides it was not offered)."""
+    outcome = result.chip_auth
+    if outcome.status is ChipAuthStatus.PASSED:
+        return Check.passed("ca_valid", f"The chip proved it holds the DG14 key ({outcome.protocol}).")
+    if outcome.status is ChipAuthStatus.FAILED:
+        return Check.failed("ca_failed", f"Chip authentication failed: {outcome.reason}")
+    if outcome.status is ChipAuthStatus.NOT_SUPPORTED:
+        return Check.skipped("ca_not_supported", f"Chip authentication is not supported here: {outcome.reason}")
+    return None
+
+
+def _refused_active_auth(report: VerificationReport, error: str) -> VerificationReport:
+    """A chip with an AA key that will not sign a challenge is treated as failing AA: a clone could otherwise refuse."""
+    check = Check.failed("aa_refused", f"The chip has an active-authentication key but did not sign: {error}.")
+    reasons = report.reasons if report.verdict is Verdict.NOT_GENUINE else ()
+    return dataclasses.replace(report, active_auth=check, verdict=Verdict.NOT_GENUINE, reasons=(*reasons, "aa_refused"))
+
+
+def session_options(
+    *,
+    extended_length: bool,
+    portrait: bool,
+    selection: FileSelection = FileSelection.FID,
+    chip_authentication: bool = True,
+) -> SessionOptions:
+    files = (*DEFAULT_FILES, FileId.DG2) if portrait else DEFAULT_FILES
+    return SessionOptions(
+        files=files,
+        chip_authentication=chip_authentication,
+        read=ReadOptions(selection=selection, extended_length=extended_length),
+    )
+
+
+async def read_and_verify(
+    reader: CardReader,
+    keys: Sequence[AccessKey],
+    *,
+    trust_store: TrustStore,
+    at: dt.datetime | None = None,
+    portrait: bool = False,
+    challenge: bytes | None = None,
+    selection: FileSelection = FileSelection.FID,
+    rng: Callable[[int], bytes] = secrets.token_bytes,
+    progress: Progress | None = None,
+    wait: float = 0.0,
+    extended_length: bool | None = None,
+    chip_authentication: bool = True,
+) -> CardVerification:
+    """Read the card on ``reader`` with ``keys`` (tried in order) and verify it.
+
+    ``challenge`` is the active-authentication challenge (8 bytes; a fresh random one when None); ``wait`` is how
+    long to wait for a card to be placed (seconds); ``extended_length`` overrides what the card's ATR announces.
+    Raises the
+    reader's errors (NoCard, ReaderUnavailable, CardRemoved) and the chip core's (WrongAccessKey, ...).
+    """
+    challenge = challenge if challenge is not None else rng(8)
+    notify = progress or (lambda step: None)
+    started = time.perf_counter()
+    if wait > 0:
+        notify("waiting for a card")
+        await wait_for_card(reader, wait)
+    notify("connecting")
+    async with reader.connect() as connection:
+        connected = time.perf_counter()
+        notify("reading")
+        options = session_options(
+            extended_length=connection.extended_length if extended_length is None else extended_length,
+            portrait=portrait,
+            selection=selection,
+            chip_authentication=chip_authentication,
+        )
+        result = await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
+    read_done = time.perf_counter()
+    notify("verifying")
+    evidence = (
+        ActiveAuthEvidence(result.aa_challenge, result.aa_signature)
+        if result.aa_challenge is not None and result.aa_signature is not None
+        else None
+    )
+    report = verify_document(
+        result.files,
+        trust_store=trust_store,
+        at=at or dt.datetime.now(dt.UTC),
+        active_auth=evidence,
+        expected_challenge=challenge,
+        chip_auth=chip_auth_check(result),
+    )
+    if result.aa_error is not None and FileId.DG15 in result.files:
+        report = _refused_active_auth(report, result.aa_error)
+    finished = time.perf_counter()
+    timings = {"connect": (connected - started) * 1000}
+    for step in result.steps:
+        timings[step.step] = timings.get(step.step, 0.0) + step.milliseconds
+    timings["verify"] = (finished - read_done) * 1000
+    timings["total"] = (finished - started) * 1000
+    return CardVerification(report, result, timings)
+
+
+@dataclass(frozen=True, slots=True)
+class QrKeys:
+    """What the printed QR code gives a terminal towards the chip: the ID, the date of birth, the date of issue."""
+
+    id_number: str
+    date_of_birth: dt.date
+    date_of_issue: dt.date | None = None
+
+
+QrParser = Callable[[str], QrKeys]
+"""Parses a CCCD QR payload (raises ValueError with the reason). The QR parser lives in ``agent``; ``cccd``
+composes it in, since ``hw`` may import only ``mrtd``."""

@@ -1,0 +1,681 @@
+"""A synthetic population of Vietnamese citizens, consistent enough to stand in for the real one in tests and demos.
+
+Every record follows the real structure: the 12-digit personal ID is the 3-digit code of the province where the birth
+was registered, the century/sex digit, the last two digits of the birth year and six serial digits (Thông tư
+59/2021/TT-BCA Art. 4); households have one head (chủ hộ) and members whose names, parents and spouses agree with each
+other; some adults hold an old 9-digit CMND number, nobody born after 2007 does; cards are issued from 2021 (chip cards)
+and expire on the 25th, 40th or 60th birthday, or never, by the renewal rule. Names and addresses carry Vietnamese
+diacritics, normalised to NFC. Everything is drawn from one seeded generator, so a seed always gives the same people.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import random
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+Sex = Literal["M", "F"]
+
+# Population registry and chip-card facts the generator obeys.
+CHIP_CARD_START: Final = dt.date(2021, 1, 15)  # first chip-based CCCDs
+IDENTIFICATION_LAW_START: Final = dt.date(2024, 7, 1)  # thẻ Căn cước: renewal at 14 added
+LAST_CMND_BIRTH_YEAR: Final = 2007  # CMND were issued from age 14 until 2021
+DEFAULT_REFERENCE_DATE: Final = dt.date(2025, 12, 1)
+
+
+class Relation(enum.StrEnum):
+    """A member's relation to the head of the household, as the household register spells it."""
+
+    HEAD = "Chủ hộ"
+    WIFE = "Vợ"
+    HUSBAND = "Chồng"
+    CHILD = "Con"
+    FATHER = "Cha"
+    MOTHER = "Mẹ"
+
+
+@dataclass(frozen=True, slots=True)
+class Province:
+    code: str
+    name: str
+    # district -> communes/wards
+    districts: Mapping[str, tuple[str, ...]]
+    ethnicities: tuple[str, ...] = ("Kinh",)
+
+
+# Real province codes (Thông tư 07/2016/TT-BCA, Phụ lục I) with a few real districts and wards each.
+PROVINCES: Final[tuple[Province, ...]] = (
+    Province(
+        "001",
+        "Hà Nội",
+        {
+            "Quận Cầu Giấy": ("Phường Dịch Vọng", "Phường Quan Hoa", "Phường Nghĩa Đô"),
+            "Quận Đống Đa": ("Phường Láng Hạ", "Phường Kim Liên", "Phường Ô Chợ Dừa"),
+            "Huyện Thanh Trì": ("Xã Tam Hiệp", "Xã Vĩnh Quỳnh"),
+        },
+    ),
+    Province(
+        "079",
+        "Hồ Chí Minh",
+        {
+            "Quận 3": ("Phường Võ Thị Sáu", "Phường 9"),
+            "Quận Bình Thạnh": ("Phường 25", "Phường 14"),
+            "Thành phố Thủ Đức": ("Phường Linh Trung", "Phường Thảo Điền"),
+        },
+        ("Kinh", "Kinh", "Kinh", "Hoa"),
+    ),
+    Province("031", "Hải Phòng", {"Quận Lê Chân": ("Phường An Biên",), "Quận Ngô Quyền": ("Phường Lạch Tray",)}),
+    Province(
+        "048",
+        "Đà Nẵng",
+        {"Quận Hải Châu": ("Phường Thạch Thang", "Phường Hòa Cường Bắc"), "Quận Sơn Trà": ("Phường An Hải Bắc",)},
+    ),
+    Province("092", "Cần Thơ", {"Quận Ninh Kiều": ("Phường An Hòa", "Phường Xuân Khánh")}),
+    Province(
+        "036",
+        "Nam Định",
+        {"Huyện Hải Hậu": ("Xã Hải Minh", "Xã Hải Anh"), "Thành phố Nam Định": ("Phường Trần Hưng Đạo",)},
+    ),
+    Province("038", "Thanh Hóa", {"Huyện Hoằng Hóa": ("Xã Hoằng Đạo",), "Thành phố Thanh Hóa": ("Phường Điện Biên",)}),
+    Province("040", "Nghệ An", {"Huyện Nghi Lộc": ("Xã Nghi Phong",), "Thành phố Vinh": ("Phường Hưng Bình",)}),
+    Province("046", "Thừa Thiên Huế", {"Thành phố Huế": ("Phường Phú Hội", "Phường Vĩnh Ninh")}),
+    Province(
+        "066",
+        "Đắk Lắk",
+        {"Thành phố Buôn Ma Thuột": ("Phường Tân Lợi",), "Huyện Krông Pắc": ("Xã Ea Phê",)},
+        ("Kinh", "Kinh", "Ê Đê"),
+    ),
+    Province(
+        "089",
+        "An Giang",
+        {"Thành phố Long Xuyên": ("Phường Mỹ Bình",), "Huyện Chợ Mới": ("Xã Kiến An",)},
+        ("Kinh", "Kinh", "Chăm"),
+    ),
+    Province("094", "Sóc Trăng", {"Huyện Mỹ Xuyên": ("Xã Đại Tâm",)}, ("Kinh", "Khmer")),
+    Province(
+        "010",
+        "Lào Cai",
+        {"Thị xã Sa Pa": ("Phường Sa Pa",), "Huyện Bát Xát": ("Xã Quang Kim",)},
+        ("Kinh", "Mông", "Tày"),
+    ),
+    Province("004", "Cao Bằng", {"Huyện Hòa An": ("Xã Hồng Việt",)}, ("Tày", "Nùng", "Kinh")),
+)
+_BY_CODE: Final = {p.code: p for p in PROVINCES}
+
+_SURNAMES: Final[dict[str, tuple[str, ...]]] = {
+    "Kinh": (
+        "Nguyễn",
+        "Nguyễn",
+        "Nguyễn",
+        "Trần",
+        "Trần",
+        "Lê",
+        "Lê",
+        "Phạm",
+        "Hoàng",
+        "Huỳnh",
+        "Phan",
+        "Vũ",
+        "Võ",
+        "Đặng",
+        "Bùi",
+        "Đỗ",
+        "Hồ",
+        "Ngô",
+        "Dương",
+        "Lý",
+        "Trịnh",
+        "Đinh",
+    ),
+    "Hoa": ("Lâm", "Quách", "Trương", "Lý", "Hứa"),
+    "Tày": ("Nông", "Hoàng", "Lương", "Hà", "Bế"),
+    "Nùng": ("Nông", "Lăng", "Hoàng", "Chu"),
+    "Mông": ("Giàng", "Sùng", "Vàng", "Lý"),
+    "Khmer": ("Thạch", "Sơn", "Lâm", "Kim"),
+    "Chăm": ("Từ", "Mã", "Châu"),
+    "Ê Đê": ("Niê", "Mlô", "Ksor"),
+}
+_MIDDLE: Final[dict[Sex, tuple[str, ...]]] = {
+    "M": ("Văn", "Văn", "Hữu", "Đức", "Minh", "Quang", "Thành", "Công", "Xuân", "Ngọc", "Gia"),
+    "F": ("Thị", "Thị", "Thị", "Ngọc", "Thu", "Thanh", "Kim", "Mai", "Phương", "Hồng", "Bảo"),
+}
+_GIVEN: Final[dict[Sex, tuple[str, ...]]] = {
+    "M": (
+        "An",
+        "Bình",
+        "Cường",
+        "Dũng",
+        "Hải",
+        "Hùng",
+        "Khoa",
+        "Long",
+        "Nam",
+        "Phúc",
+        "Quân",
+        "Sơn",
+        "Thắng",
+        "Tuấn",
+        "Việt",
+        "Đạt",
+        "Hiếu",
+        "Trung",
+        "Khánh",
+        "Lộc",
+        "Phát",
+        "Tài",
+        "Vĩnh",
+        "Đông",
+    ),
+    "F": (
+        "Anh",
+        "Chi",
+        "Dung",
+        "Hà",
+        "Hạnh",
+        "Hương",
+        "Lan",
+        "Linh",
+        "Mai",
+        "Ngân",
+        "Nhung",
+        "Phương",
+        "Thảo",
+        "Trang",
+        "Vân",
+        "Yến",
+        "Hằng",
+        "Thủy",
+        "Ngọc",
+        "Diệp",
+        "Oanh",
+        "Quyên",
+        "Tuyết",
+        "Ánh",
+    ),
+}
+_RELIGIONS: Final = ("Không", "Không", "Không", "Không", "Không", "Phật giáo", "Phật giáo", "Công giáo", "Tin lành")
+_RELIGIONS_BY_PROVINCE: Final = {"089": ("Không", "Phật giáo Hòa Hảo", "Phật giáo"), "094": ("Phật giáo", "Không")}
+_MARK_KINDS: Final = ("Nốt ruồi", "Nốt ruồi", "Sẹo chấm", "Sẹo")
+_MARK_PLACES: Final = (
+    "trên trước đầu lông mày phải",
+    "dưới sau cánh mũi trái",
+    "dưới trước mép phải",
+    "trên sau đuôi mắt trái",
+    "dưới sau dái tai phải",
+    "trên trước cằm",
+)
+_VILLAGE_WORDS: Final = ("Thôn Đông", "Thôn Nam", "Xóm 3", "Xóm 7", "Ấp Bình An", "Tổ 12", "Khu phố 4")
+_STREETS: Final = ("Trần Phú", "Lê Lợi", "Nguyễn Trãi", "Hai Bà Trưng", "Quang Trung", "Lý Thường Kiệt")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    """One synthetic person, with the card the registry says they hold.
+
+    ``date_of_issue`` is None for someone without a chip card (children under 14); ``date_of_expiry`` is None for a
+    card without expiry (issued from the 58th birthday on; ``991231`` in the MRZ). Text is NFC.
+    """
+
+    id_number: str
+    full_name: str
+    date_of_birth: dt.date
+    sex: Sex
+    place_of_origin: str
+    place_of_residence: str
+    household_id: str
+    relation: Relation
+    old_id_number: str | None = None
+    nationality: str = "Việt Nam"
+    ethnicity: str = "Kinh"
+    religion: str = "Không"
+    identifying_marks: str | None = None
+    father_name: str | None = None
+    mother_name: str | None = None
+    spouse_name: str | None = None
+    date_of_issue: dt.date | None = None
+    date_of_expiry: dt.date | None = None
+    # DG13 field 16 on real cards: a 16-character value of unknown meaning, kept so the chip carries one.
+    card_serial: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.id_number) != 12 or not self.id_number.isdigit():
+            raise ValueError("the ID number must be 12 digits")
+        if self.old_id_number is not None and (len(self.old_id_number) != 9 or not self.old_id_number.isdigit()):
+            raise ValueError("the old ID number must be 9 digits")
+        if self.sex not in ("M", "F"):
+            raise ValueError("sex must be M or F")
+        if self.date_of_issue is None and self.date_of_expiry is not None:
+            raise ValueError("a citizen without a card has no expiry date")
+
+    @property
+    def has_card(self) -> bool:
+        return self.date_of_issue is not None
+
+    @property
+    def document_number(self) -> str:
+        """The MRZ document number of the chip card: the last 9 digits of the ID."""
+        return self.id_number[-9:]
+
+    @property
+    def can(self) -> str:
+        """The card access number (PACE password): the last 6 digits of the ID."""
+        return self.id_number[-6:]
+
+    @property
+    def province_code(self) -> str:
+        return self.id_number[:3]
+
+    def age_on(self, day: dt.date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping with ISO dates; ``from_json`` reads it back."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, dt.date):
+                value = value.isoformat()
+            elif isinstance(value, Relation):
+                value = value.value
+            out[name] = value
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Citizen:
+        """Build a citizen from ``to_json`` output; unknown keys and wrong types are a ValueError."""
+        if not isinstance(data, Mapping):
+            raise ValueError("a citizen record is a JSON object")
+        known = set(cls.__slots__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown citizen fields: {', '.join(sorted(unknown))}")
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            if value is None:
+                kwargs[name] = None
+            elif name in ("date_of_birth", "date_of_issue", "date_of_expiry"):
+                kwargs[name] = dt.date.fromisoformat(_as_str(name, value))
+            elif name == "relation":
+                kwargs[name] = Relation(_as_str(name, value))
+            else:
+                kwargs[name] = nfc(_as_str(name, value))
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ValueError(f"incomplete citizen record: {exc}") from exc
+
+
+def _as_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"citizen field {name} must be a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    """A registered household (hộ gia đình): its head, members (head first) and the address they share."""
+
+    household_id: str
+    head_id: str
+    member_ids: tuple[str, ...]
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    citizens: tuple[Citizen, ...]
+    households: tuple[Household, ...]
+    seed: int
+    reference_date: dt.date
+    _by_id: dict[str, Citizen] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {c.id_number: c for c in self.citizens})
+
+    def __iter__(self) -> Iterator[Citizen]:
+        return iter(self.citizens)
+
+    def __len__(self) -> int:
+        return len(self.citizens)
+
+    def by_id(self, id_number: str) -> Citizen:
+        return self._by_id[id_number]
+
+    def card_holders(self) -> tuple[Citizen, ...]:
+        return tuple(c for c in self.citizens if c.has_card)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "reference_date": self.reference_date.isoformat(),
+            "households": [
+                {
+                    "household_id": h.household_id,
+                    "head_id": h.head_id,
+                    "member_ids": list(h.member_ids),
+                    "address": h.address,
+                }
+                for h in self.households
+            ],
+            "citizens": [c.to_json() for c in self.citizens],
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), ensure_ascii=False, indent=2)
+
+
+# --- dates -------------------------------------------------------------------------------------------------------
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a common year: the renewal date falls on 28 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def card_expiry(date_of_birth: dt.date, date_of_issue: dt.date) -> dt.date | None:
+    """The expiry date the renewal rule gives a card issued on ``date_of_issue`` (None: no expiry).
+
+    The card expires on the first renewal birthday (25, 40, 60; also 14 for cards issued under the 2023 Law on
+    Identification) after issue, but a card issued within the two years before a renewal age stays valid until the
+    next one; from 58 on, a card never expires.
+    """
+    ages = (14, 25, 40, 60) if date_of_issue >= IDENTIFICATION_LAW_START else (25, 40, 60)
+    upcoming = [add_years(date_of_birth, age) for age in ages if add_years(date_of_birth, age) > date_of_issue]
+    for milestone in upcoming:
+        if date_of_issue < add_years(milestone, -2):
+            return milestone
+    return None
+
+
+def _random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
+    span = (end - start).days
+    return start + dt.timedelta(days=rng.randint(0, max(span, 0)))
+
+
+def _birth_date(rng: random.Random, year: int) -> dt.date:
+    return _random_date(rng, dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+
+def _issue_date(rng: random.Random, born: dt.date, today: dt.date) -> dt.date | None:
+    """When this person's current card was issued: a first card, then re-issues at each renewal age passed."""
+    eligible = max(add_years(born, 14), CHIP_CARD_START)
+    if eligible > today:
+        return None
+    issued = _random_date(rng, eligible, min(today, eligible + dt.timedelta(days=900)))
+    while True:
+        expiry = card_expiry(born, issued)
+        if expiry is None or expiry > today:
+            return issued
+        renewal = expiry + dt.timedelta(days=rng.randint(-20, 120))
+        issued = min(max(renewal, issued + dt.timedelta(days=1)), today)
+
+
+# --- names and places --------------------------------------------------------------------------------------------
+
+
+def _given_and_middle(rng: random.Random, sex: Sex) -> str:
+    return f"{rng.choice(_MIDDLE[sex])} {rng.choice(_GIVEN[sex])}"
+
+
+def _surname(rng: random.Random, ethnicity: str) -> str:
+    return rng.choice(_SURNAMES.get(ethnicity, _SURNAMES["Kinh"]))
+
+
+def _place(rng: random.Random, province: Province) -> str:
+    district = rng.choice(sorted(province.districts))
+    commune = rng.choice(province.districts[district])
+    return f"{commune}, {district}, {province.name}"
+
+
+def _address(rng: random.Random, province: Province) -> str:
+    street = rng.random() < 0.5
+    head = f"Số {rng.randint(1, 250)} {rng.choice(_STREETS)}" if street else rng.choice(_VILLAGE_WORDS)
+    return f"{head}, {_place(rng, province)}"
+
+
+def _marks(rng: random.Random) -> str:
+    distance = rng.choice(("1cm", "1,5cm", "2cm", "2,5cm", "3cm"))
+    return f"{rng.choice(_MARK_KINDS)} C:{distance} {rng.choice(_MARK_PLACES)}"
+
+
+# --- the generator -----------------------------------------------------------------------------------------------
+
+
+class _Draw:
+    """Unique ID and CMND serials, so no two generated people share a number."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.ids: set[str] = set()
+        self.cmnds: set[str] = set()
+
+    def id_number(self, province: Province, born: dt.date, sex: Sex) -> str:
+        century_digit = 2 * ((born.year - 1900) // 100) + (0 if sex == "M" else 1)
+        while True:
+            candidate = f"{province.code}{century_digit}{born.year % 100:02d}{self.rng.randint(0, 999_999):06d}"
+            if candidate not in self.ids:
+                self.ids.add(candidate)
+                return candidate
+
+    def cmnd(self) -> str:
+        while True:
+            candidate = f"{self.rng.randint(1, 38):02d}{self.rng.randint(0, 9_999_999):07d}"
+            if candidate not in self.cmnds:
+                self.cmnds.add(candidate)
+                return candidate
+
+
+@dataclass(slots=True)
+class _Person:
+    """A mutable draft; links (spouse, parents) are filled in before it is frozen into a Citizen."""
+
+    full_name: str
+    surname: str
+    sex: Sex
+    born: dt.date
+    province: Province
+    ethnicity: str
+    relation: Relation
+    origin: str
+    father: _Person | None = None
+    mother: _Person | None = None
+    spouse: _Person | None = None
+
+
+def generate_population(count: int, *, seed: int = 0, reference_date: dt.date = DEFAULT_REFERENCE_DATE) -> Population:
+    """``count`` citizens in households (the last household may be cut short to hit ``count`` exactly).
+
+    The same ``seed`` and ``reference_date`` always give the same population. Dates of issue and birth lie on or
+    before ``reference_date``, and every card holds on that date (expired cards are renewed).
+    """
+    if count < 0:
+        raise ValueError("count must not be negative")
+    rng = random.Random(seed)
+    draw = _Draw(rng)
+    citizens: list[Citizen] = []
+    households: list[Household] = []
+    number = 0
+    while len(citizens) < count:
+        number += 1
+        members = _draft_household(rng, reference_date)[: count - len(citizens)]
+        household_id = f"HGD{seed % 1000:03d}{number:06d}"
+        address = _address(rng, members[0].province)
+        frozen = _freeze(
+            rng, draw=draw, members=members, household_id=household_id, address=address, today=reference_date
+        )
+        citizens.extend(frozen)
+        households.append(Household(household_id, frozen[0].id_number, tuple(c.id_number for c in frozen), address))
+    return Population(tuple(citizens), tuple(households), seed, reference_date)
+
+
+def _draft_household(rng: random.Random, today: dt.date) -> list[_Person]:
+    province = rng.choice(PROVINCES)
+    ethnicity = rng.choice(province.ethnicities)
+    head_sex: Sex = "M" if rng.random() < 0.7 else "F"
+    head_age = rng.randint(24, 78)
+    head_born = _birth_date(rng, today.year - head_age)
+    head_surname = _surname(rng, ethnicity)
+    origin = _place(rng, rng.choice((province, province, rng.choice(PROVINCES))))
+    head = _Person(
+        f"{head_surname} {_given_and_middle(rng, head_sex)}",
+        head_surname,
+        head_sex,
+        head_born,
+        province,
+        ethnicity,
+        Relation.HEAD,
+        origin,
+    )
+    members = [head]
+    if rng.random() < 0.8:
+        spouse_sex: Sex = "F" if head_sex == "M" else "M"
+        spouse_born = _birth_date(rng, head_born.year + rng.randint(-3, 6) * (1 if head_sex == "M" else -1))
+        spouse_surname = _surname(rng, ethnicity)
+        spouse = _Person(
+            f"{spouse_surname} {_given_and_middle(rng, spouse_sex)}",
+            spouse_surname,
+            spouse_sex,
+            spouse_born,
+            rng.choice((province, province, rng.choice(PROVINCES))),
+            ethnicity,
+            Relation.WIFE if spouse_sex == "F" else Relation.HUSBAND,
+            _place(rng, rng.choice(PROVINCES)),
+        )
+        head.spouse, spouse.spouse = spouse, head
+        members.append(spouse)
+        father, mother = (head, spouse) if head_sex == "M" else (spouse, head)
+        youngest_parent = max(head_born, spouse_born)
+        for _ in range(rng.choice((0, 1, 1, 2, 2, 2, 3))):
+            child_year = youngest_parent.year + rng.randint(20, 38)
+            if child_year > today.year:
+                continue
+            child_sex: Sex = rng.choice(("M", "F"))
+            child_born = _birth_date(rng, child_year)
+            if child_born > today:
+                continue
+            child = _Person(
+                f"{father.surname} {_given_and_middle(rng, child_sex)}",
+                father.surname,
+                child_sex,
+                child_born,
+                province,
+                ethnicity,
+                Relation.CHILD,
+                father.origin,
+                father=father,
+                mother=mother,
+            )
+            members.append(child)
+    if head_age < 50 and rng.random() < 0.25:
+        # An elderly parent of the head living with the family.
+        parent_sex: Sex = rng.choice(("M", "F"))
+        parent_born = _birth_date(rng, head_born.year - rng.randint(22, 35))
+        parent_surname = head_surname if parent_sex == "M" else _surname(rng, ethnicity)
+        parent = _Person(
+            f"{parent_surname} {_given_and_middle(rng, parent_sex)}",
+            parent_surname,
+            parent_sex,
+            parent_born,
+            province,
+            ethnicity,
+            Relation.FATHER if parent_sex == "M" else Relation.MOTHER,
+            head.origin,
+        )
+        if parent_sex == "M":
+            head.father = parent
+        else:
+            head.mother = parent
+        members.append(parent)
+    return members
+
+
+def _freeze(
+    rng: random.Random,
+    *,
+    draw: _Draw,
+    members: Sequence[_Person],
+    household_id: str,
+    address: str,
+    today: dt.date,
+) -> list[Citizen]:
+    out: list[Citizen] = []
+    for person in members:
+        father_name = person.father.full_name if person.father else _parent_name(rng, person, "M")
+        mother_name = person.mother.full_name if person.mother else _parent_name(rng, person, "F")
+        issued = _issue_date(rng, person.born, today)
+        old_id = draw.cmnd() if person.born.year <= LAST_CMND_BIRTH_YEAR - 2 and rng.random() < 0.6 else None
+        out.append(
+            Citizen(
+                id_number=draw.id_number(person.province, person.born, person.sex),
+                full_name=nfc(person.full_name),
+                date_of_birth=person.born,
+                sex=person.sex,
+                place_of_origin=nfc(person.origin),
+                place_of_residence=nfc(address),
+                household_id=household_id,
+                relation=person.relation,
+                old_id_number=old_id,
+                ethnicity=nfc(person.ethnicity),
+                religion=nfc(rng.choice(_RELIGIONS_BY_PROVINCE.get(person.province.code, _RELIGIONS))),
+                identifying_marks=nfc(_marks(rng)),
+                father_name=nfc(father_name) if father_name else None,
+                mother_name=nfc(mother_name) if mother_name else None,
+                spouse_name=nfc(person.spouse.full_name) if person.spouse else None,
+                date_of_issue=issued,
+                date_of_expiry=card_expiry(person.born, issued) if issued else None,
+                card_serial=f"{rng.getrandbits(64):016X}",
+            )
+        )
+    return out
+
+
+def _parent_name(rng: random.Random, person: _Person, sex: Sex) -> str | None:
+    """A parent who is not in the household: named, unless the record leaves it blank (older holders often do)."""
+    if rng.random() < 0.15:
+        return None
+    surname = person.surname if sex == "M" else _surname(rng, person.ethnicity)
+    return f"{surname} {_given_and_middle(rng, sex)}"
+
+
+def province_name(code: str) -> str | None:
+    province = _BY_CODE.get(code)
+    return province.name if province else None
+
+
+def citizen(seed: int = 0, *, index: int = 0, reference_date: dt.date = DEFAULT_REFERENCE_DATE) -> Citizen:
+    """One card holder drawn from the population of ``seed`` (the ``index``-th holder)."""
+    population = generate_population(max(8, 2 * (index + 1)), seed=seed, reference_date=reference_date)
+    holders = population.card_holders()
+    while index >= len(holders):
+        population = generate_population(2 * len(population) + 8, seed=seed, reference_date=reference_date)
+        holders = population.card_holders()
+    return holders[index]
+
+
+def qr_text(person: Citizen) -> str:
+    """The text of the QR code printed on the citizen's card (7 fields, ``|`` between them; cccd-spec §5)."""
+    if person.date_of_issue is None:
+        raise ValueError("this citizen holds no card")
+    return "|".join(
+        (
+            person.id_number,
+            person.old_id_number or "",
+            person.full_name,
+            person.date_of_birth.strftime("%d%m%Y"),
+            "Nam" if person.sex == "M" else "Nữ",
+            person.place_of_residence,
+            person.date_of_issue.strftime("%d%m%Y"),
+        )
+    )

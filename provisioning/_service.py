@@ -1,0 +1,299 @@
+"""The enrollment service: an ASGI app (FastAPI) that turns a one-time token and a CSR into a certificate, and a
+terminal's still-valid certificate (presented over mTLS) and a new CSR into a renewed one.
+
+Routes (JSON unless said otherwise)::
+
+    GET  /v1/ca      the CA chain, PEM (issuing, root): a terminal checks the root's fingerprint before anything else
+    GET  /v1/crl     the issuing CA's CRL, DER (application/pkix-crl), for brokers that fetch it (EMQX)
+    GET  /v1/health  {"status": "ok"}
+    POST /v1/enroll  {"token", "csr"} -> {"device_id", "site", "certificate", "ca_chain", "broker", "server_identity",
+                     "settings"}
+    POST /v1/renew   {"csr"} with the terminal's certificate as TLS client certificate -> same answer
+
+The app reads the client certificate from the ASGI TLS extension (``scope["extensions"]["tls"]
+["client_cert_chain"]``). uvicorn does not fill that extension, so :func:`serve` runs uvicorn with a small protocol
+subclass that does; a server that mounts this app behind its own TLS must provide the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import json
+import logging
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from provisioning._errors import (
+    DeviceNotFound,
+    InvalidRequest,
+    ProvisioningError,
+    RenewalRefused,
+    ServiceUnavailable,
+    TokenRejected,
+)
+from provisioning._fleet import Fleet, Grant
+from provisioning._pki import Authority, Role, cert_pem, plain_key
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+ENROLLMENT_CERT_LIFETIME = dt.timedelta(days=90)
+CRL_CHECK_INTERVAL_S = 3600.0
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+        raise _BodyTooLargeError
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _BodyTooLargeError
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest("the body is not JSON") from exc
+    if not isinstance(value, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return value
+
+
+class _BodyTooLargeError(Exception):
+    """The request body is over MAX_BODY; answered with 413."""
+
+
+def _text_field(body: dict[str, Any], key: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{key!r} must be a non-empty string")
+    return value
+
+
+def grant_json(grant: Grant) -> dict[str, Any]:
+    return {
+        "device_id": grant.device_id,
+        "site": grant.site,
+        "certificate": cert_pem(grant.certificate).decode("ascii"),
+        "ca_chain": cert_pem(*grant.chain).decode("ascii"),
+        "broker": {"host": grant.broker_host, "port": grant.broker_port},
+        "server_identity": grant.server_identity,
+        "settings": dict(grant.settings),
+    }
+
+
+def peer_certificate(scope: Scope) -> x509.Certificate | None:
+    """The TLS client certificate from the ASGI TLS extension, if the server put one there."""
+    extensions = scope.get("extensions")
+    tls = extensions.get("tls") if isinstance(extensions, dict) else None
+    chain = tls.get("client_cert_chain") if isinstance(tls, dict) else None
+    if not isinstance(chain, (list, tuple)) or not chain or not isinstance(chain[0], str):
+        return None
+    try:
+        return x509.load_pem_x509_certificate(chain[0].encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+
+
+def create_enrollment_app(fleet: Fleet, authority: Authority) -> FastAPI:
+    """The enrollment app for ``fleet``, signing with the unlocked ``authority``."""
+    app = FastAPI(title="cccd-edge enrollment", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(_BodyTooLargeError)
+    async def too_large(_: Request, __: Exception) -> JSONResponse:
+        return _error(413, "too_large", f"requests are at most {MAX_BODY} bytes")
+
+    @app.exception_handler(InvalidRequest)
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        return _error(400, "invalid_request", str(exc))
+
+    @app.exception_handler(TokenRejected)
+    async def token_rejected(_: Request, exc: Exception) -> JSONResponse:
+        reason = exc.reason.value if isinstance(exc, TokenRejected) else "rejected"
+        return _error(403, f"token_{reason}", str(exc))
+
+    @app.exception_handler(RenewalRefused)
+    @app.exception_handler(DeviceNotFound)
+    async def renewal_refused(_: Request, exc: Exception) -> JSONResponse:
+        return _error(403, "renewal_refused", str(exc))
+
+    @app.get("/v1/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/ca")
+    async def ca_chain() -> Response:
+        return Response(authority.chain_pem(), media_type="application/pem-certificate-chain")
+
+    @app.get("/v1/crl")
+    async def crl() -> Response:
+        current = fleet.current_crl()
+        if current is None:
+            return _error(503, "no_crl", "the fleet has no CRL yet")
+        return Response(current.public_bytes(Encoding.DER), media_type="application/pkix-crl")
+
+    @app.post("/v1/enroll")
+    async def enroll(request: Request) -> JSONResponse:
+        body = await _read_json(request)
+        token, csr = _text_field(body, "token"), _text_field(body, "csr")
+        grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr)
+        log.info("enrolled %s at site %s", grant.device_id, grant.site)
+        return JSONResponse(grant_json(grant))
+
+    @app.post("/v1/renew")
+    async def renew(request: Request) -> JSONResponse:
+        current = peer_certificate(request.scope)
+        if current is None:
+            return _error(401, "certificate_required", "renewal needs the terminal's certificate over mutual TLS")
+        body = await _read_json(request)
+        grant = await asyncio.to_thread(fleet.renew, authority, current=current, csr_pem=_text_field(body, "csr"))
+        log.info("renewed %s", grant.device_id)
+        return JSONResponse(grant_json(grant))
+
+    return app
+
+
+class TLSExtensionProtocol(H11Protocol):
+    """uvicorn's h11 protocol, plus the ASGI TLS extension carrying the verified client certificate."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            return
+        chain = [ssl.DER_cert_to_PEM_cert(der)]
+        inner: ASGIApp = self.app
+
+        async def with_tls(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope.get("type") == "http":
+                extensions = dict(scope.get("extensions") or {})
+                extensions["tls"] = {"client_cert_chain": chain}
+                scope = {**scope, "extensions": extensions}
+            await inner(scope, receive, send)
+
+        self.app = with_tls
+
+
+def server_ssl_context(certificate: x509.Certificate, key_pem: bytes, *, authority: Authority) -> ssl.SSLContext:
+    """TLS for the service: our certificate and chain; client certificates optional (enrollment has none yet)
+    but verified against the fleet CA whenever presented (renewal)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    with tempfile.TemporaryDirectory(prefix="cccd-enroll-") as tmp:
+        # load_cert_chain only reads files; these live for the duration of the call, readable by us alone.
+        cert_file, key_file = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        cert_file.write_bytes(cert_pem(certificate, authority.certificate))
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key_pem)
+        context.load_cert_chain(cert_file, key_file)
+    context.load_verify_locations(cadata=authority.chain_pem().decode("ascii"))
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def service_names(host: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """DNS names and IP addresses for the service certificate: the listen address (unless a wildcard), this
+    machine's names, and loopback."""
+    dns = {"localhost", socket.gethostname(), socket.getfqdn()}
+    ips = {"127.0.0.1", "::1"}
+    if host not in ("", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+        try:
+            ips.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            dns.add(host)
+    return tuple(sorted(d for d in dns if d and "_" not in d)), tuple(sorted(ips))
+
+
+async def serve(
+    fleet: Fleet,
+    authority: Authority,
+    *,
+    host: str,
+    port: int,
+    on_crl_refresh: Callable[[], None] | None = None,
+    started: Callable[[], None] | None = None,
+) -> None:
+    """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due."""
+    dns_names, ip_addresses = service_names(host)
+    key, certificate = fleet.issue_service(
+        authority,
+        role=Role.ENROLLMENT,
+        name=dns_names[0] if host in ("", "0.0.0.0", "::") else host,  # noqa: S104
+        lifetime=ENROLLMENT_CERT_LIFETIME,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+    )
+    context = server_ssl_context(certificate, plain_key(key), authority=authority)
+    app = create_enrollment_app(fleet, authority)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=TLSExtensionProtocol,
+        ws="none",
+        lifespan="off",
+        log_level="warning",
+        ssl_context_factory=lambda _config, _default: context,
+        # A request from a terminal is a few kilobytes: refuse to hold anything bigger in flight.
+        h11_max_incomplete_event_size=MAX_BODY,
+        timeout_keep_alive=5,
+    )
+    server = uvicorn.Server(config)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ServiceUnavailable(f"cannot listen on {host}:{port}: {exc}") from exc
+
+    async def refresh_crl() -> None:
+        while True:
+            if on_crl_refresh is not None:
+                try:
+                    await asyncio.to_thread(on_crl_refresh)
+                except ProvisioningError:
+                    log.exception("re-signing the CRL failed; retrying in an hour")
+            await asyncio.sleep(CRL_CHECK_INTERVAL_S)
+
+    async def announce() -> None:
+        # uvicorn exposes no event for "listening"; poll its flag briefly.
+        while not server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if started is not None:
+            started()
+
+    helpers = [asyncio.create_task(refresh_crl(), name="crl-refresh"), asyncio.create_task(announce(), name="announce")]
+    try:
+        await server.serve(sockets=[listener])
+    finally:
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        listener.close()

@@ -1,0 +1,174 @@
+"""The zxing-cpp decoder: fast pass, region of interest that follows the code, fallbacks, and still images."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+import segno
+
+from agent import (
+    FALLBACKS,
+    LIVE_FALLBACKS,
+    CccdQrError,
+    DecodeFailure,
+    QrDecodeError,
+    QrDecoder,
+    QrRejectReason,
+    decode_image,
+    iter_decode_attempts,
+    read_cccd_qr,
+)
+from hw import CardScene, Degradation, random_scene, render_card, synthetic_citizen
+
+TODAY = dt.date(2026, 6, 1)
+TEXT = synthetic_citizen(7, long_address=True).qr_text()
+
+
+def _scene(**changes: object) -> CardScene:
+    return replace(CardScene(text=TEXT, frame_size=(1280, 720), qr_px=240.0, seed=3), **changes)  # type: ignore[arg-type]
+
+
+def test_fast_pass_decodes_a_clean_frame_and_reports_where() -> None:
+    decoder = QrDecoder()
+    symbols = decoder.decode(render_card(_scene(center=(0.3, 0.4))))
+    assert len(symbols) == 1
+    symbol = symbols[0]
+    assert symbol.raw.decode("utf-8") == TEXT
+    assert symbol.strategy == "fast"
+    x0, y0, x1, y1 = symbol.box
+    # The QR was placed with its centre at 30% / 40% of the frame.
+    assert abs((x0 + x1) / 2 - 0.3 * 1280) < 6
+    assert abs((y0 + y1) / 2 - 0.4 * 720) < 6
+    assert decoder.region_of_interest is not None
+
+
+def test_region_of_interest_follows_the_code() -> None:
+    decoder = QrDecoder()
+    decoder.decode(render_card(_scene(center=(0.3, 0.4))))
+    first = decoder.region_of_interest
+    moved = decoder.decode(render_card(_scene(center=(0.32, 0.42), seed=4)))
+    assert moved
+    assert moved[0].strategy == "fast_roi"
+    second = decoder.region_of_interest
+    assert first is not None
+    assert second is not None
+    assert second != first
+    # The region moved with the code, in frame coordinates.
+    assert second[0] > first[0]
+    assert second[1] > first[1]
+
+
+def test_code_outside_the_old_region_is_still_found_in_the_full_frame() -> None:
+    decoder = QrDecoder()
+    decoder.decode(render_card(_scene(center=(0.25, 0.35))))
+    symbols = decoder.decode(render_card(_scene(center=(0.75, 0.6), seed=5)))
+    assert symbols
+    assert symbols[0].strategy == "fast"
+
+
+def test_fallbacks_start_only_after_the_fast_pass_keeps_failing() -> None:
+    # A code too washed out for the fast pass; the fallback rotation rescues it a few frames later.
+    hard = render_card(_scene(contrast=0.1, brightness=1.3, noise_sigma=3.0, lighting=0.5))
+    decoder = QrDecoder(fallback_after=2)
+    strategies: list[str | None] = []
+    for _ in range(2 + len(LIVE_FALLBACKS)):
+        symbols = decoder.decode(hard)
+        if symbols:
+            strategies.append(symbols[0].strategy)
+            break
+        strategies.append(None)
+    assert strategies[:2] == [None, None]
+    assert strategies[-1] is not None
+    assert strategies[-1] not in ("fast", "fast_roi")
+
+
+def test_empty_frames_decode_to_nothing_and_bad_frames_are_refused() -> None:
+    decoder = QrDecoder()
+    assert decoder.decode(np.full((480, 640), 128, dtype=np.uint8)) == ()
+    bad_frames: list[Any] = [
+        np.zeros((480, 640, 3), dtype=np.uint8),
+        np.zeros((480, 640), dtype=np.float32),
+        np.zeros((4, 4), np.uint8),
+    ]
+    for bad in bad_frames:
+        with pytest.raises(QrDecodeError) as info:
+            decoder.decode(bad)
+        assert info.value.reason is DecodeFailure.BAD_IMAGE
+
+
+def test_live_fallbacks_are_a_cheap_subset() -> None:
+    assert LIVE_FALLBACKS
+    assert set(LIVE_FALLBACKS) <= set(FALLBACKS)
+    assert all(strategy.resample <= 1.5 for strategy in LIVE_FALLBACKS)
+
+
+def test_still_image_decoding_tries_harder_than_the_fast_pass() -> None:
+    hard = render_card(_scene(contrast=0.1, brightness=1.3, noise_sigma=3.0, lighting=0.5))
+    attempts = list(iter_decode_attempts(hard))
+    assert not attempts[0].symbols  # the fast pass fails
+    assert any(attempt.symbols for attempt in attempts)
+    assert decode_image(hard)[0].raw.decode("utf-8") == TEXT
+    qr = read_cccd_qr(hard, today=TODAY)
+    assert qr.to_text() == TEXT
+
+
+def test_upside_down_and_inverted_codes() -> None:
+    assert read_cccd_qr(render_card(_scene(angle_deg=180.0)), today=TODAY).to_text() == TEXT
+    inverted = 255 - render_card(_scene())
+    assert read_cccd_qr(np.ascontiguousarray(inverted), today=TODAY).to_text() == TEXT
+
+
+def test_a_foreign_qr_is_rejected_with_the_parsers_reason() -> None:
+    image = render_card(_scene(text="https://example.test/menu"))
+    with pytest.raises(CccdQrError) as info:
+        read_cccd_qr(image, today=TODAY)
+    assert info.value.reason is QrRejectReason.FIELD_COUNT
+
+
+def test_nothing_in_view() -> None:
+    with pytest.raises(QrDecodeError) as info:
+        read_cccd_qr(np.full((480, 640), 200, dtype=np.uint8), today=TODAY)
+    assert info.value.reason is DecodeFailure.NO_QR
+
+
+def test_destroyed_code_is_reported_as_unreadable() -> None:
+    image = render_card(_scene(qr_px=300.0)).copy()
+    # Wipe the data region between the finder patterns: the symbol is located but cannot be decoded.
+    symbols = decode_image(image)
+    x0, y0, x1, y1 = (round(value) for value in symbols[0].box)
+    w, h = x1 - x0, y1 - y0
+    image[y0 + h // 4 : y1 - h // 4, x0 + w // 4 : x1 - w // 4] = 255
+    with pytest.raises(QrDecodeError) as info:
+        read_cccd_qr(image, today=TODAY)
+    assert info.value.reason is DecodeFailure.UNREADABLE
+
+
+def test_two_different_cards_in_view_are_ambiguous() -> None:
+    other = synthetic_citizen(8).qr_text()
+    left = render_card(_scene(frame_size=(640, 480), qr_px=200.0, center=(0.5, 0.5)))
+    right = render_card(_scene(text=other, frame_size=(640, 480), qr_px=200.0, center=(0.5, 0.5)))
+    both = np.ascontiguousarray(np.hstack([left, right]))
+    with pytest.raises(QrDecodeError) as info:
+        read_cccd_qr(both, today=TODAY)
+    assert info.value.reason is DecodeFailure.AMBIGUOUS
+
+
+def test_utf8_bytes_are_used_not_a_guessed_charset() -> None:
+    # A QR whose UTF-8 bytes carry no ECI header: the bytes, decoded as UTF-8, give the Vietnamese text exactly.
+    matrix = np.asarray(segno.make_qr(TEXT, error="m", eci=False).matrix, dtype=np.uint8)
+    image = np.where(np.kron(matrix, np.ones((4, 4), dtype=np.uint8)) > 0, 0, 255).astype(np.uint8)
+    image = np.pad(image, 32, constant_values=255)
+    symbols = decode_image(image)
+    assert symbols[0].raw == TEXT.encode("utf-8")
+    assert read_cccd_qr(image, today=TODAY).full_name == synthetic_citizen(7, long_address=True).full_name
+
+
+@pytest.mark.parametrize("dominant", list(Degradation))
+def test_each_degradation_of_the_simulator_decodes(dominant: Degradation) -> None:
+    person = synthetic_citizen(101, field_count=11)
+    scene = random_scene(202, person.qr_text(), frame_size=(960, 540), dominant=dominant)
+    assert read_cccd_qr(render_card(scene), today=TODAY).id_number == person.id_number

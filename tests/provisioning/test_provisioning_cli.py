@@ -1,0 +1,153 @@
+"""``cccd fleet ...``: options, environment variables, outputs and exit codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from provkit import PASSPHRASE, run_cli
+
+from provisioning import Fleet, make_csr
+from provisioning._pki import generate_key
+from provisioning.cli import parse_duration, parse_listen
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"CCCD_FLEET_DIR": str(tmp_path / "fleet"), "CCCD_FLEET_PASSPHRASE": PASSPHRASE.decode()}
+
+
+@pytest.fixture
+def fleet(env: dict[str, str]) -> Fleet:
+    code, _, stderr = run_cli("fleet", "init", env=env)
+    assert code == 0, stderr
+    return Fleet.open(Path(env["CCCD_FLEET_DIR"]))
+
+
+def test_init_prints_the_root_fingerprint(tmp_path: Path) -> None:
+    passphrase = tmp_path / "pass"
+    passphrase.write_bytes(PASSPHRASE + b"\n")
+    code, stdout, stderr = run_cli(
+        "fleet", "init", "--fleet-dir", str(tmp_path / "f"), "--passphrase-file", str(passphrase)
+    )
+    assert code == 0, stderr
+    assert HEX64.match(stdout.strip())
+    assert stdout.strip() == Fleet.open(tmp_path / "f").root_fingerprint
+    assert "fingerprint" in stderr
+    # The passphrase in the file, without its newline, is the one that unlocks.
+    Fleet.open(tmp_path / "f").unlock(PASSPHRASE)
+
+
+def test_init_json_and_refusing_to_overwrite(env: dict[str, str], fleet: Fleet) -> None:
+    code, _, stderr = run_cli("fleet", "init", env=env)
+    assert code == 1
+    assert "already" in stderr
+    other = {**env, "CCCD_FLEET_DIR": env["CCCD_FLEET_DIR"] + "-2"}
+    code, stdout, _ = run_cli("fleet", "init", "--json", env=other)
+    assert code == 0
+    assert HEX64.match(json.loads(stdout)["root_fingerprint"])
+
+
+def test_no_passphrase_without_a_terminal_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, stderr = run_cli("fleet", "init", "--fleet-dir", str(tmp_path / "f"), env={"CCCD_FLEET_PASSPHRASE": ""})
+    assert code == 2
+    assert "CCCD_FLEET_PASSPHRASE" in stderr
+
+
+def test_token_create_prints_the_token_once(env: dict[str, str], fleet: Fleet) -> None:
+    code, stdout, _ = run_cli("fleet", "token", "create", "--site", "79/760/team-3", "--ttl", "2h", "--json", env=env)
+    assert code == 0
+    document = json.loads(stdout)
+    assert set(document) == {"token", "expires", "site"}
+    assert document["site"] == "79/760/team-3"
+    expires = dt.datetime.fromisoformat(document["expires"])
+    assert dt.timedelta(hours=1, minutes=59) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=2)
+    authority = fleet.unlock(PASSPHRASE)
+    assert fleet.enroll(authority, token=document["token"], csr_pem=make_csr(generate_key())).site == "79/760/team-3"
+    code, stdout, stderr = run_cli("fleet", "token", "create", "--site", "79/760", env=env)
+    assert code == 0
+    assert stdout.strip().startswith("cccd-enroll-")
+    assert stdout.strip() not in stderr
+    # The list never shows a token again.
+    code, listing, _ = run_cli("fleet", "list", "--json", env=env)
+    assert stdout.strip() not in listing
+    assert document["token"] not in listing
+
+
+def test_token_options_are_validated(env: dict[str, str], fleet: Fleet) -> None:
+    assert run_cli("fleet", "token", "create", "--site", "79/760", "--ttl", "soon", env=env)[0] == 2
+    code, _, stderr = run_cli("fleet", "token", "create", "--site", "nowhere", env=env)
+    assert code == 1
+    assert "PROVINCE/COMMUNE" in stderr
+    assert run_cli("fleet", "token", "create", env=env)[0] == 2
+
+
+def test_list_shows_terminals(env: dict[str, str], fleet: Fleet) -> None:
+    _, stdout, _ = run_cli("fleet", "token", "create", "--site", "79/760", "--json", env=env)
+    grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=json.loads(stdout)["token"], csr_pem=make_csr(generate_key()))
+    code, stdout, _ = run_cli("fleet", "list", "--json", env=env)
+    assert code == 0
+    document = json.loads(stdout)
+    [device] = document["devices"]
+    assert device["device_id"] == grant.device_id
+    assert device["state"] == "active"
+    assert device["site"] == "79/760"
+    assert document["root_fingerprint"] == fleet.root_fingerprint
+    assert document["crl_next_update"] is not None
+    code, human, _ = run_cli("fleet", "list", env=env)
+    assert code == 0
+    assert grant.device_id in human
+
+
+def test_revoke(env: dict[str, str], fleet: Fleet) -> None:
+    _, stdout, _ = run_cli("fleet", "token", "create", "--site", "79/760", "--json", env=env)
+    grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=json.loads(stdout)["token"], csr_pem=make_csr(generate_key()))
+    code, stdout, stderr = run_cli("fleet", "revoke", grant.device_id, "--json", env=env)
+    assert code == 0, stderr
+    assert json.loads(stdout)["serials"] == [format(grant.certificate.serial_number, "x")]
+    crl = fleet.current_crl()
+    assert crl is not None
+    assert crl.get_revoked_certificate_by_serial_number(grant.certificate.serial_number) is not None
+    code, _, stderr = run_cli("fleet", "revoke", "t-nosuchdevice0000", env=env)
+    assert code == 1
+    assert "no device" in stderr
+
+
+def test_wrong_passphrase_and_missing_fleet(env: dict[str, str], fleet: Fleet, tmp_path: Path) -> None:
+    code, _, stderr = run_cli("fleet", "revoke", "t-x", env={**env, "CCCD_FLEET_PASSPHRASE": "wrong-passphrase"})
+    assert code == 1
+    assert "passphrase" in stderr
+    code, _, stderr = run_cli("fleet", "list", "--fleet-dir", str(tmp_path / "nothing"))
+    assert code == 3
+    assert "cccd fleet init" in stderr
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["init"], ["token", "create"], ["serve"], ["broker-config"], ["list"], ["revoke"]]
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    code, stdout, _ = run_cli("fleet", *command, "--help")
+    assert code == 0
+    assert "Usage" in stdout
+
+
+def test_durations_and_listen_addresses() -> None:
+    assert parse_duration("1h") == dt.timedelta(hours=1)
+    assert parse_duration("1h30m") == dt.timedelta(minutes=90)
+    assert parse_duration("7d") == dt.timedelta(days=7)
+    assert parse_duration("45s") == dt.timedelta(seconds=45)
+    for bad in ("", "1", "h", "1w", "1h x"):
+        with pytest.raises(typer.BadParameter):
+            parse_duration(bad)
+    assert parse_listen("127.0.0.1:8443") == ("127.0.0.1", 8443)
+    assert parse_listen(":8443") == ("0.0.0.0", 8443)
+    assert parse_listen("[::1]:8443") == ("::1", 8443)
+    for bad in ("8443", "host:", "host:99999", "host:x"):
+        with pytest.raises(typer.BadParameter):
+            parse_listen(bad)

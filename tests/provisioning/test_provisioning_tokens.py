@@ -1,0 +1,174 @@
+"""Enrollment tokens: one-time, expiring, bound to a site, stored hashed; revocation state and the deny list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from provkit import PASSPHRASE, Clock, new_fleet, token
+
+from provisioning import (
+    DenyList,
+    DeviceNotFound,
+    DeviceState,
+    Fleet,
+    InvalidRequest,
+    RenewalRefused,
+    Site,
+    TokenRejected,
+    TokenRejection,
+    make_csr,
+    token_hash,
+)
+from provisioning._pki import generate_key
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, clock: Clock) -> Fleet:
+    return new_fleet(tmp_path / "fleet", clock=clock)
+
+
+def _enroll(fleet: Fleet, secret: str) -> str:
+    return fleet.enroll(fleet.unlock(PASSPHRASE), token=secret, csr_pem=make_csr(generate_key())).device_id
+
+
+def test_a_token_works_exactly_once(fleet: Fleet) -> None:
+    secret = token(fleet)
+    device_id = _enroll(fleet, secret)
+    with pytest.raises(TokenRejected) as info:
+        _enroll(fleet, secret)
+    assert info.value.reason is TokenRejection.USED
+    assert [d.device_id for d in fleet.store.devices()] == [device_id]
+    used = fleet.store.tokens()[0]
+    assert used.device_id == device_id
+    assert used.used_at is not None
+
+
+def test_tokens_expire(fleet: Fleet, clock: Clock) -> None:
+    secret = token(fleet, ttl=dt.timedelta(minutes=10))
+    clock.advance(dt.timedelta(minutes=10))
+    with pytest.raises(TokenRejected) as info:
+        _enroll(fleet, secret)
+    assert info.value.reason is TokenRejection.EXPIRED
+    assert fleet.store.devices() == []
+
+
+def test_unknown_tokens_are_refused(fleet: Fleet) -> None:
+    with pytest.raises(TokenRejected) as info:
+        _enroll(fleet, "cccd-enroll-made-up")
+    assert info.value.reason is TokenRejection.UNKNOWN
+
+
+def test_token_lifetime_bounds(fleet: Fleet) -> None:
+    with pytest.raises(InvalidRequest):
+        fleet.create_token(Site.parse("79/760"), ttl=dt.timedelta(seconds=5))
+    with pytest.raises(InvalidRequest):
+        fleet.create_token(Site.parse("79/760"), ttl=dt.timedelta(days=31))
+
+
+def test_the_site_travels_from_token_to_device_and_certificate(fleet: Fleet) -> None:
+    grant = fleet.enroll(
+        fleet.unlock(PASSPHRASE), token=token(fleet, "01/00004/doi-2"), csr_pem=make_csr(generate_key())
+    )
+    assert grant.site == "01/00004/doi-2"
+    record = fleet.store.device(grant.device_id)
+    assert record is not None
+    assert record.site == "01/00004/doi-2"
+    assert "OU=01/00004/doi-2" in grant.certificate.subject.rfc4514_string()
+
+
+def test_tokens_are_stored_only_as_hashes(fleet: Fleet) -> None:
+    secret = token(fleet)
+    raw = b"".join(p.read_bytes() for p in fleet.directory.glob("fleet.db*"))
+    assert secret.encode() not in raw
+    assert token_hash(secret).encode() in raw
+    assert fleet.store.tokens()[0].hash_prefix == token_hash(secret)[:12]
+
+
+def test_racing_terminals_cannot_both_use_a_token(fleet: Fleet) -> None:
+    secret = token(fleet)
+    authority = fleet.unlock(PASSPHRASE)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        try:
+            fleet.enroll(authority, token=secret, csr_pem=make_csr(generate_key()))
+            outcomes.append("enrolled")
+        except TokenRejected as exc:
+            outcomes.append(exc.reason.value)
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["enrolled"] + ["used"] * 7
+    assert len(fleet.store.devices()) == 1
+
+
+@pytest.mark.parametrize("text", ["79", "79/760/team/x", "79//x", "79/76 0", "79/760/" + "t" * 40, "79/../x"])
+def test_sites_are_validated(text: str) -> None:
+    with pytest.raises(InvalidRequest):
+        Site.parse(text)
+
+
+def test_site_round_trip() -> None:
+    assert str(Site.parse("79/26734/team-3")) == "79/26734/team-3"
+    assert Site.parse("79/26734") == Site("79", "26734", None)
+
+
+def test_revocation_marks_every_certificate_and_feeds_the_deny_list(fleet: Fleet) -> None:
+    authority = fleet.unlock(PASSPHRASE)
+    grant = fleet.enroll(authority, token=token(fleet), csr_pem=make_csr(generate_key()))
+    renewed = fleet.renew(authority, current=grant.certificate, csr_pem=make_csr(generate_key()))
+    other = _enroll(fleet, token(fleet))
+    deny = DenyList(fleet.denylist_path)
+    assert not deny.is_denied(device_id=grant.device_id)
+    serials = fleet.revoke(grant.device_id, reason="stolen")
+    assert set(serials) == {grant.certificate.serial_number, renewed.certificate.serial_number}
+    assert deny.is_denied(device_id=grant.device_id)
+    assert deny.is_denied(serial=renewed.certificate.serial_number)
+    assert not deny.is_denied(device_id=other)
+    document = json.loads(fleet.denylist_path.read_text())
+    assert document["devices"] == [grant.device_id]
+    record = fleet.store.device(grant.device_id)
+    assert record is not None
+    assert record.state is DeviceState.REVOKED
+    crl = fleet.write_crl(authority)
+    for serial in serials:
+        assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+    with pytest.raises(RenewalRefused):
+        fleet.renew(authority, current=renewed.certificate, csr_pem=make_csr(generate_key()))
+    with pytest.raises(DeviceNotFound):
+        fleet.revoke("t-doesnotexist0000")
+
+
+def test_renewal_refuses_expired_and_foreign_certificates(tmp_path: Path, fleet: Fleet, clock: Clock) -> None:
+    authority = fleet.unlock(PASSPHRASE)
+    grant = fleet.enroll(authority, token=token(fleet), csr_pem=make_csr(generate_key()))
+    other = new_fleet(tmp_path / "other")
+    foreign = other.enroll(other.unlock(PASSPHRASE), token=token(other), csr_pem=make_csr(generate_key()))
+    with pytest.raises(RenewalRefused, match="not issued"):
+        fleet.renew(authority, current=foreign.certificate, csr_pem=make_csr(generate_key()))
+    clock.advance(dt.timedelta(days=31))
+    with pytest.raises(RenewalRefused, match="expired"):
+        fleet.renew(authority, current=grant.certificate, csr_pem=make_csr(generate_key()))
+
+
+def test_crl_refresh_is_due_before_next_update(fleet: Fleet, clock: Clock) -> None:
+    assert not fleet.crl_due()
+    clock.advance(dt.timedelta(days=9))
+    assert not fleet.crl_due()
+    clock.advance(dt.timedelta(days=2))
+    assert fleet.crl_due()
+    crl = fleet.write_crl(fleet.unlock(PASSPHRASE))
+    assert not fleet.crl_due()
+    assert crl.next_update_utc - clock.now >= dt.timedelta(days=29)
