@@ -1,8 +1,6 @@
 """The terminal service: QR decoding and CCCD QR parsing, the QR ↔ chip cross-check, and the authentication pipeline."""
 
 from agent._cccd_qr import (
-    NO_EXPIRY_MRZ,
-    PROVINCE_CODES,
     BacInputs,
     CccdQr,
     CccdQrError,
@@ -10,8 +8,6 @@ from agent._cccd_qr import (
     QrError,
     QrForm,
     QrRejectReason,
-    expiry_candidates,
-    id_century_sex,
     parse_cccd_qr,
 )
 from agent._qr_decode import (
@@ -32,8 +28,6 @@ from agent._qr_match import FieldCheck, FieldMatch, QrField, QrMatch, cross_chec
 __all__ = [
     "FALLBACKS",
     "LIVE_FALLBACKS",
-    "NO_EXPIRY_MRZ",
-    "PROVINCE_CODES",
     "Attempt",
     "BacInputs",
     "CccdQr",
@@ -53,8 +47,6 @@ __all__ = [
     "Strategy",
     "cross_check",
     "decode_image",
-    "expiry_candidates",
-    "id_century_sex",
     "iter_decode_attempts",
     "normalise_name",
     "parse_cccd_qr",

@@ -9,8 +9,9 @@ empty). Some references document a 6-field form without the old-ID field; it is 
 
 The QR is not signed and has no checksum of its own beyond the symbol's error correction, so every field is checked
 against the others: the ID's province code must be a real one, its century/sex digit must agree with the date of birth
-and the sex, its birth-year digits with the year of birth, and the dates must be real and in order. A payload that
-fails any check is rejected as a whole with the reason; nothing is ever half-parsed.
+and the sex, its birth-year digits with the year of birth (the structure rule of ``mrtd.id_number_inconsistency``),
+and the dates must be real and in order. A payload that fails any check is rejected as a whole with the reason;
+nothing is ever half-parsed. The chip access material uses the chip core's own rules (``mrtd.expiry_candidates``).
 """
 
 from __future__ import annotations
@@ -21,76 +22,17 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-from mrtd import Holder, Sex
-
-# Provinces and centrally-run cities (63), Thông tư 07/2016/TT-BCA Phụ lục I, kept by Thông tư 59/2021/TT-BCA: the
-# first three digits of a personal ID number are the code of the province where the birth was registered. The 2025
-# merger into 34 provinces kept ID numbers unchanged, so the old codes remain the valid ones.
-PROVINCE_CODES: Final[dict[str, str]] = {
-    "001": "Hà Nội",
-    "002": "Hà Giang",
-    "004": "Cao Bằng",
-    "006": "Bắc Kạn",
-    "008": "Tuyên Quang",
-    "010": "Lào Cai",
-    "011": "Điện Biên",
-    "012": "Lai Châu",
-    "014": "Sơn La",
-    "015": "Yên Bái",
-    "017": "Hòa Bình",
-    "019": "Thái Nguyên",
-    "020": "Lạng Sơn",
-    "022": "Quảng Ninh",
-    "024": "Bắc Giang",
-    "025": "Phú Thọ",
-    "026": "Vĩnh Phúc",
-    "027": "Bắc Ninh",
-    "030": "Hải Dương",
-    "031": "Hải Phòng",
-    "033": "Hưng Yên",
-    "034": "Thái Bình",
-    "035": "Hà Nam",
-    "036": "Nam Định",
-    "037": "Ninh Bình",
-    "038": "Thanh Hóa",
-    "040": "Nghệ An",
-    "042": "Hà Tĩnh",
-    "044": "Quảng Bình",
-    "045": "Quảng Trị",
-    "046": "Thừa Thiên Huế",
-    "048": "Đà Nẵng",
-    "049": "Quảng Nam",
-    "051": "Quảng Ngãi",
-    "052": "Bình Định",
-    "054": "Phú Yên",
-    "056": "Khánh Hòa",
-    "058": "Ninh Thuận",
-    "060": "Bình Thuận",
-    "062": "Kon Tum",
-    "064": "Gia Lai",
-    "066": "Đắk Lắk",
-    "067": "Đắk Nông",
-    "068": "Lâm Đồng",
-    "070": "Bình Phước",
-    "072": "Tây Ninh",
-    "074": "Bình Dương",
-    "075": "Đồng Nai",
-    "077": "Bà Rịa - Vũng Tàu",
-    "079": "Hồ Chí Minh",
-    "080": "Long An",
-    "082": "Tiền Giang",
-    "083": "Bến Tre",
-    "084": "Trà Vinh",
-    "086": "Vĩnh Long",
-    "087": "Đồng Tháp",
-    "089": "An Giang",
-    "091": "Kiên Giang",
-    "092": "Cần Thơ",
-    "093": "Hậu Giang",
-    "094": "Sóc Trăng",
-    "095": "Bạc Liêu",
-    "096": "Cà Mau",
-}
+from mrtd import (
+    NO_EXPIRY,
+    PROVINCE_CODES,
+    Holder,
+    Sex,
+    cccd_can,
+    cccd_document_number,
+    expiry_candidates,
+    id_number_inconsistency,
+    mrz_date,
+)
 
 # A CCCD payload is a few hundred bytes; a QR code holds at most 2953. Anything far beyond the former is not a CCCD QR.
 MAX_PAYLOAD_BYTES: Final = 2048
@@ -101,10 +43,6 @@ MAX_EXTRA_FIELD_CHARS: Final = 200
 # 12-digit personal ID numbers exist since the Law on Citizen Identification took effect (2016-01-01); no card
 # bearing one, and so no CCCD QR, can have been issued before.
 FIRST_ISSUE_DATE: Final = dt.date(2016, 1, 1)
-# Cards issued under the Law on Identification (thẻ Căn cước) may be held from birth and are renewed at 14 too.
-IDENTIFICATION_LAW_START: Final = dt.date(2024, 7, 1)
-# ICAO 9303 / CCCD MRZ convention for a card without expiry ("không thời hạn").
-NO_EXPIRY_MRZ: Final = "991231"
 
 _SEX_WORDS: Final[dict[str, Sex]] = {"nam": "M", "nữ": "F"}
 _SEX_TEXT: Final[dict[Sex, str]] = {"M": "Nam", "F": "Nữ"}
@@ -178,7 +116,7 @@ class ChipAccess:
         """The BAC key seeds to try, in the order of ``expiry_candidates``."""
         dob = mrz_date(self.date_of_birth)
         return tuple(
-            BacInputs(self.document_number, dob, NO_EXPIRY_MRZ if expiry is None else mrz_date(expiry))
+            BacInputs(self.document_number, dob, NO_EXPIRY if expiry is None else mrz_date(expiry))
             for expiry in self.expiry_candidates
         )
 
@@ -204,14 +142,14 @@ class CccdQr:
     @property
     def can(self) -> str:
         """The card access number for PACE: the last 6 digits of the ID."""
-        return self.id_number[-6:]
+        return cccd_can(self.id_number).value
 
     def chip_access(self) -> ChipAccess:
         return ChipAccess(
             can=self.can,
-            document_number=self.id_number[-9:],
+            document_number=cccd_document_number(self.id_number),
             date_of_birth=self.date_of_birth,
-            expiry_candidates=expiry_candidates(self.date_of_birth, self.date_of_issue),
+            expiry_candidates=expiry_candidates(self.date_of_birth, issued=self.date_of_issue),
         )
 
     def to_holder(self) -> Holder:
@@ -258,10 +196,6 @@ class CccdQr:
         elif self.form is QrForm.CAN_CUOC_2024:
             parts.extend(self.extra_fields)
         return "|".join(parts)
-
-
-def mrz_date(date: dt.date) -> str:
-    return date.strftime("%y%m%d")
 
 
 def parse_cccd_qr(data: str | bytes, *, today: dt.date | None = None) -> CccdQr:
@@ -322,60 +256,6 @@ def parse_cccd_qr(data: str | bytes, *, today: dt.date | None = None) -> CccdQr:
         form=form,
         extra_fields=extras,
     )
-
-
-def id_century_sex(digit: int) -> tuple[int, Sex]:
-    """The birth century's first year and the sex that the ID's fourth digit encodes (TT 07/2016 Art. 7).
-
-    0/1 = 20th century male/female, 2/3 = 21st, 4/5 = 22nd, 6/7 = 23rd, 8/9 = 24th.
-    """
-    if not 0 <= digit <= 9:
-        raise ValueError("century/sex digit out of range")
-    return 1900 + 100 * (digit // 2), ("M" if digit % 2 == 0 else "F")
-
-
-def expiry_candidates(date_of_birth: dt.date, date_of_issue: dt.date) -> tuple[dt.date | None, ...]:
-    """The dates of expiry a card issued on ``date_of_issue`` can carry, most likely first (None = no expiry).
-
-    A card must be renewed at 25, 40 and 60 (and at 14 for cards issued under the 2023 Law on Identification), so it
-    expires on the first such birthday after its issue, and never after 60. A card issued within the two years before
-    a renewal age stays valid until the next one (Luật CCCD 2014 Art. 21(2), Luật Căn cước 2023 Art. 21(2)); both
-    readings are returned, the statutory one first, then the other renewal birthdays after the issue date.
-    """
-    ages = (14, 25, 40, 60) if date_of_issue >= IDENTIFICATION_LAW_START else (25, 40, 60)
-    milestones = [(age, _birthday(date_of_birth, age)) for age in ages]
-    upcoming: list[dt.date | None] = [day for _, day in milestones if day > date_of_issue]
-    upcoming.append(None)
-    plain = upcoming[0]
-    statutory = plain
-    if plain is not None:
-        grace_start = _add_years(plain, -2)
-        if date_of_issue >= grace_start:
-            statutory = upcoming[1]
-    ordered: list[dt.date | None] = []
-    for candidate in (statutory, plain, *upcoming):
-        if candidate not in ordered:
-            ordered.append(candidate)
-    # Cards of holders born on 29 February: the renewal birthday in a common year may be printed as 28 February or
-    # 1 March; the former is listed first, the latter added at the end.
-    if (date_of_birth.month, date_of_birth.day) == (2, 29):
-        ordered += [
-            candidate + dt.timedelta(days=1)
-            for candidate in ordered
-            if candidate is not None and (candidate.month, candidate.day) == (2, 28)
-        ]
-    return tuple(ordered)
-
-
-def _birthday(date_of_birth: dt.date, age: int) -> dt.date:
-    return _add_years(date_of_birth, age)
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a common year
-        return day.replace(year=day.year + years, day=28)
 
 
 def _to_text(data: str | bytes) -> str:
@@ -470,10 +350,6 @@ def _parse_free_text(value: str, reason: QrRejectReason, *, max_chars: int, requ
 
 
 def _check_id_consistency(id_number: str, date_of_birth: dt.date, sex: Sex) -> None:
-    century, id_sex = id_century_sex(int(id_number[3]))
-    if not century <= date_of_birth.year < century + 100:
-        raise CccdQrError(QrRejectReason.ID_INCONSISTENT, "the ID's century digit disagrees with the date of birth")
-    if id_sex != sex:
-        raise CccdQrError(QrRejectReason.ID_INCONSISTENT, "the ID's sex digit disagrees with the sex")
-    if int(id_number[4:6]) != date_of_birth.year % 100:
-        raise CccdQrError(QrRejectReason.ID_INCONSISTENT, "the ID's birth-year digits disagree with the date of birth")
+    problem = id_number_inconsistency(id_number, date_of_birth=date_of_birth, sex=sex)
+    if problem is not None:
+        raise CccdQrError(QrRejectReason.ID_INCONSISTENT, problem)

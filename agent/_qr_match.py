@@ -13,8 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from agent._cccd_qr import CccdQr
-from mrtd import Holder
-from mrtd._checks import Check, CheckStatus
+from mrtd import Check, CheckStatus, Holder
 
 
 class FieldMatch(enum.StrEnum):
@@ -43,7 +42,11 @@ class FieldCheck:
 
 @dataclass(frozen=True, slots=True)
 class QrMatch:
-    """Per-field outcome and the verdict, as the report's ``qr_match`` check (no personal data in it)."""
+    """Per-field outcome and the verdict, as the report's ``qr_match`` check (no personal data in it).
+
+    It is an ``mrtd.ExternalCheck``: ``report.with_check("qr_match", match)`` adds it to a chip's report, and the
+    report's verdict rule then counts a mismatch as a failure (``cccd card read --qr-text``, the terminal's pipeline).
+    """
 
     fields: tuple[FieldCheck, ...]
     check: Check

@@ -31,9 +31,7 @@ from hw._reader_session import keys_from_id, read_and_verify
 from hw.sim import TestPki, VirtualChip, citizen, personalise
 from hw.sim._link import BitRate, LinkModel, SimulatedClock
 from hw.sim._personalise import CardProfile
-from mrtd._files import FileId
-from mrtd._reader import FileSelection
-from mrtd._trust_store import TrustStore
+from mrtd import FileId, FileSelection, TrustStore
 
 TURNAROUND = 0.003
 # The unavoidable commands besides one READ BINARY per file: EF.CardAccess is read like a file; PACE is MSE:Set AT

@@ -11,9 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from mrtd._passive_auth import passive_authentication
-from mrtd._sod import parse_sod
-from mrtd._trust_store import load_trust_store
+from mrtd import load_trust_store, parse_sod, passive_authentication
 
 TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
 ML = TESTDATA / "masterlists"

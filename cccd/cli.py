@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
+import hw
 from agent import cli as agent_cli
-from agent._cccd_qr import parse_cccd_qr
+from agent import cross_check, parse_cccd_qr
 from cccd import demo
 from hw import cli as hw_cli
-from hw._reader_session import QrKeys
 from provisioning import cli as provisioning_cli
 from server import cli as server_cli
 
@@ -20,14 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-
-def _qr_keys(text: str) -> QrKeys:
-    """``cccd card read --qr-text``: the agent's CCCD QR parser, handed to ``hw`` (which may not import ``agent``)."""
-    qr = parse_cccd_qr(text)
-    return QrKeys(qr.id_number, qr.date_of_birth, qr.date_of_issue)
-
-
-hw_cli.register(app, qr_parser=_qr_keys)
+# ``cccd card read --qr-text``: the agent's CCCD QR parser and QR ↔ chip cross-check (the same function the terminal's
+# pipeline uses), handed to ``hw``, which may not import ``agent``.
+hw_cli.register(app, qr=hw.QrSupport(parse=parse_cccd_qr, cross_check=cross_check))
 agent_cli.register(app)
 provisioning_cli.register(app)
 server_cli.register(app)

@@ -25,14 +25,20 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hw import CardReader, MemoryReader, PcscReader, ReaderState, ReaderUnavailable
-from hw._reader_pcscd import PcscDaemon, pcscd_usable
-from hw._reader_session import CardVerification, keys_from_id, read_and_verify
-from hw.sim import ChipFaults, Citizen, TestPki, VirtualChip, generate_population, personalise
-from hw.sim._link import LinkModel
-from hw.sim._vpcd import VpcdCard
-from mrtd._report import Verdict
-from mrtd._trust_store import TrustStore
+from hw import (
+    CardReader,
+    CardVerification,
+    MemoryReader,
+    PcscDaemon,
+    PcscReader,
+    ReaderState,
+    ReaderUnavailable,
+    keys_from_id,
+    read_and_verify,
+)
+from hw._reader_pcscd import pcscd_usable
+from hw.sim import ChipFaults, Citizen, LinkModel, TestPki, VirtualChip, VpcdCard, generate_population, personalise
+from mrtd import TrustStore, Verdict
 
 DEMO_READER = "Virtual PCD 00 01"
 DEMO_PORT = 35964
@@ -49,6 +55,7 @@ SCENARIOS = (
     Scenario("genuine card (PACE)", (), Verdict.GENUINE),
     Scenario("older card without PACE (BAC)", ("no-pace",), Verdict.GENUINE),
     Scenario("clone: copied files, other chip keys", ("clone",), Verdict.NOT_GENUINE),
+    Scenario("clone hiding its key files (DG14, DG15)", ("hidden-keys",), Verdict.NOT_GENUINE),
     Scenario("DG13 changed after signing", ("changed-dg",), Verdict.NOT_GENUINE),
     Scenario("signed under an unknown CSCA", ("foreign-csca",), Verdict.NOT_GENUINE),
 )

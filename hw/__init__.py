@@ -32,7 +32,14 @@ from hw._reader import (
 from hw._reader_memory import MemoryReader
 from hw._reader_pcsc import PcscReader, list_pcsc_readers
 from hw._reader_pcscd import PcscDaemon
-from hw._reader_session import CardVerification, QrKeys, keys_from_id, read_and_verify, wait_for_card
+from hw._reader_session import (
+    CardVerification,
+    PrintedQr,
+    QrSupport,
+    keys_from_id,
+    read_and_verify,
+    wait_for_card,
+)
 from hw._synthetic_card import (
     CardLayout,
     CardScene,
@@ -67,7 +74,8 @@ __all__ = [
     "PcscDaemon",
     "PcscReader",
     "PiCamera2Source",
-    "QrKeys",
+    "PrintedQr",
+    "QrSupport",
     "ReaderError",
     "ReaderEvent",
     "ReaderState",

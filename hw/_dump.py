@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hw._reader import HwError
-from mrtd._aa_verify import ActiveAuthEvidence
-from mrtd._files import FileId
+from mrtd import ActiveAuthEvidence, FileId
 
 MAX_DUMP_FILE_SIZE = 4 * 1024 * 1024
 _MAX_EVIDENCE_SIZE = 4096

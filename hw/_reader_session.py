@@ -1,8 +1,12 @@
 """A whole card read at the terminal: connect to the reader, run the chip session, verify, report.
 
 This is the glue between a :class:`~hw.CardReader` and the chip core: ``mrtd.read_card`` opens and reads the chip
-through ``connection.transmit`` and ``mrtd``'s report turns the files into a verdict. The result carries the report
-(the document ``cccd card verify`` prints) and what the session cost (``"session"`` in ``cccd card read --json``).
+through ``connection.transmit`` and ``mrtd.verify_card_read`` turns what it read into a verdict, under the live-read
+rules. The result carries the report (the document ``cccd card verify`` prints) and what the session cost
+(``"session"`` in ``cccd card read --json``).
+
+The printed QR code is read by ``agent``, which ``hw`` may not import: :class:`QrSupport` is how ``cccd`` hands its
+parser and its QR ↔ chip cross-check to ``cccd card read --qr-text``.
 """
 
 from __future__ import annotations
@@ -14,17 +18,26 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from hw._reader import CardReader, ReaderState
-from mrtd._aa_verify import ActiveAuthEvidence
-from mrtd._access_keys import AccessKey, cccd_can, cccd_mrz_keys
-from mrtd._checks import Check
-from mrtd._files import FileId
-from mrtd._reader import FileSelection, ReadOptions
-from mrtd._report import Verdict, VerificationReport, verify_document
-from mrtd._session import DEFAULT_FILES, CardReadResult, ChipAuthStatus, SessionOptions, read_card
-from mrtd._trust_store import TrustStore
+from mrtd import (
+    DEFAULT_FILES,
+    AccessKey,
+    CardReadResult,
+    ExternalCheck,
+    FileId,
+    FileSelection,
+    Holder,
+    ReadOptions,
+    SessionOptions,
+    TrustStore,
+    VerificationReport,
+    cccd_can,
+    cccd_mrz_keys,
+    read_card,
+    verify_card_read,
+)
 
 Progress = Callable[[str], None]
 
@@ -57,6 +70,10 @@ class CardVerification:
         """``cccd card verify``'s document plus ``"session"``."""
         return {**self.report.to_json(), "session": self.session_json()}
 
+    def with_check(self, name: str, check: ExternalCheck) -> CardVerification:
+        """This verification with a check made outside the chip (``qr_match``) added to its report."""
+        return dataclasses.replace(self, report=self.report.with_check(name, check))
+
 
 async def wait_for_card(reader: CardReader, seconds: float) -> bool:
     """Wait up to ``seconds`` for a card on ``reader``; True when one is there, False at once when the reader or
@@ -84,25 +101,6 @@ def keys_from_id(
     keys: list[AccessKey] = [cccd_can(id_number)]
     keys.extend(cccd_mrz_keys(id_number, date_of_birth, issued=issued, today=today))
     return keys
-
-
-def chip_auth_check(result: CardReadResult) -> Check | None:
-    """The chip-authentication outcome in the report's terms (None: the report decides it was not offered)."""
-    outcome = result.chip_auth
-    if outcome.status is ChipAuthStatus.PASSED:
-        return Check.passed("ca_valid", f"The chip proved it holds the DG14 key ({outcome.protocol}).")
-    if outcome.status is ChipAuthStatus.FAILED:
-        return Check.failed("ca_failed", f"Chip authentication failed: {outcome.reason}")
-    if outcome.status is ChipAuthStatus.NOT_SUPPORTED:
-        return Check.skipped("ca_not_supported", f"Chip authentication is not supported here: {outcome.reason}")
-    return None
-
-
-def _refused_active_auth(report: VerificationReport, error: str) -> VerificationReport:
-    """A chip with an AA key that will not sign a challenge is treated as failing AA: a clone could otherwise refuse."""
-    check = Check.failed("aa_refused", f"The chip has an active-authentication key but did not sign: {error}.")
-    reasons = report.reasons if report.verdict is Verdict.NOT_GENUINE else ()
-    return dataclasses.replace(report, active_auth=check, verdict=Verdict.NOT_GENUINE, reasons=(*reasons, "aa_refused"))
 
 
 def session_options(
@@ -161,21 +159,9 @@ async def read_and_verify(
         result = await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
     read_done = time.perf_counter()
     notify("verifying")
-    evidence = (
-        ActiveAuthEvidence(result.aa_challenge, result.aa_signature)
-        if result.aa_challenge is not None and result.aa_signature is not None
-        else None
+    report = verify_card_read(
+        result, trust_store=trust_store, at=at or dt.datetime.now(dt.UTC), expected_challenge=challenge
     )
-    report = verify_document(
-        result.files,
-        trust_store=trust_store,
-        at=at or dt.datetime.now(dt.UTC),
-        active_auth=evidence,
-        expected_challenge=challenge,
-        chip_auth=chip_auth_check(result),
-    )
-    if result.aa_error is not None and FileId.DG15 in result.files:
-        report = _refused_active_auth(report, result.aa_error)
     finished = time.perf_counter()
     timings = {"connect": (connected - started) * 1000}
     for step in result.steps:
@@ -185,15 +171,34 @@ async def read_and_verify(
     return CardVerification(report, result, timings)
 
 
+class PrintedQr(Protocol):
+    """What the card's printed QR code gives a terminal towards the chip (``agent.CccdQr`` has these fields)."""
+
+    @property
+    def id_number(self) -> str: ...
+
+    @property
+    def date_of_birth(self) -> dt.date: ...
+
+    @property
+    def date_of_issue(self) -> dt.date | None: ...
+
+
+QrT = TypeVar("QrT", bound=PrintedQr)
+
+
 @dataclass(frozen=True, slots=True)
-class QrKeys:
-    """What the printed QR code gives a terminal towards the chip: the ID, the date of birth, the date of issue."""
+class QrSupport(Generic[QrT]):
+    """How ``cccd card read --qr-text`` reads the printed QR code and compares it with the chip.
 
-    id_number: str
-    date_of_birth: dt.date
-    date_of_issue: dt.date | None = None
+    ``parse`` validates the QR text (a ValueError carries the reason); ``cross_check`` compares the parsed QR with
+    the chip's holder data and returns the report's ``qr_match`` check. Both live in ``agent`` (which ``hw`` may not
+    import); ``cccd`` composes them in.
+    """
 
+    parse: Callable[[str], QrT]
+    cross_check: Callable[[QrT, Holder], ExternalCheck]
 
-QrParser = Callable[[str], QrKeys]
-"""Parses a CCCD QR payload (raises ValueError with the reason). The QR parser lives in ``agent``; ``cccd``
-composes it in, since ``hw`` may import only ``mrtd``."""
+    def keys(self, qr: QrT) -> list[AccessKey]:
+        """What opens the card of this QR: its CAN, then the MRZ keys of the expiry dates its issue date allows."""
+        return keys_from_id(qr.id_number, qr.date_of_birth, issued=qr.date_of_issue)

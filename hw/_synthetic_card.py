@@ -3,7 +3,10 @@
 A scene is a frozen description (QR text, frame size, QR size, pose, optics and lighting); :func:`render_card` turns
 it into a grayscale frame, deterministically from the scene's seed. :func:`random_scene` draws a plausible degraded
 capture, and :func:`synthetic_citizen` a fictitious holder whose ID number is structurally valid (real province code,
-century/sex digit and birth year that agree with the date of birth and sex). Nothing here is a real person.
+century/sex digit and birth year that agree with the date of birth and sex). The ID rule is ``mrtd``'s, and the names,
+places, address format and QR text are the synthetic population's (:mod:`hw.sim`); what is added here is the variety
+a QR corpus needs (the 6-, 7- and 11-field forms, minority names with apostrophes and hyphens, long addresses).
+Nothing here is a real person.
 """
 
 from __future__ import annotations
@@ -21,6 +24,19 @@ import numpy as np
 import numpy.typing as npt
 import segno
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from hw.sim._population import (
+    GIVEN_NAMES,
+    MIDDLE_NAMES,
+    PROVINCES,
+    SURNAMES,
+    add_years,
+    cmnd_number,
+    format_qr_text,
+    random_date,
+    residence_address,
+)
+from mrtd import Sex, cccd_id_number
 
 GrayImage = npt.NDArray[np.uint8]
 _FloatImage = npt.NDArray[np.float32]
@@ -97,94 +113,18 @@ class SyntheticCitizen:
     old_id_number: str | None
     full_name: str
     date_of_birth: dt.date
-    sex: Literal["M", "F"]
+    sex: Sex
     place_of_residence: str
     date_of_issue: dt.date
     field_count: Literal[6, 7, 11] = 7
     extra_fields: tuple[str, ...] = field(default=())
 
     def qr_text(self) -> str:
-        parts = [
-            self.id_number,
-            self.old_id_number or "",
-            self.full_name,
-            self.date_of_birth.strftime("%d%m%Y"),
-            "Nam" if self.sex == "M" else "Nữ",
-            self.place_of_residence,
-            self.date_of_issue.strftime("%d%m%Y"),
-        ]
-        if self.field_count == 6:
-            del parts[1]
-        elif self.field_count == 11:
-            parts.extend((*self.extra_fields, "", "", "", "")[:4])
-        return "|".join(parts)
+        return format_qr_text(self, field_count=self.field_count, extra_fields=self.extra_fields)
 
 
-# A handful of real province codes with matching place names; enough variety for synthetic IDs.
-_PROVINCES: Final = (
-    ("001", "Thành phố Hà Nội"),
-    ("031", "Thành phố Hải Phòng"),
-    ("038", "Tỉnh Thanh Hóa"),
-    ("040", "Tỉnh Nghệ An"),
-    ("046", "Tỉnh Thừa Thiên Huế"),
-    ("048", "Thành phố Đà Nẵng"),
-    ("066", "Tỉnh Đắk Lắk"),
-    ("079", "Thành phố Hồ Chí Minh"),
-    ("083", "Tỉnh Bến Tre"),
-    ("092", "Thành phố Cần Thơ"),
-    ("096", "Tỉnh Cà Mau"),
-)
-_SURNAMES: Final = (
-    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương",
-    "Lý", "Trương", "Đinh", "Lương", "Tạ",
-)  # fmt: skip
-_MIDDLE_M: Final = ("Văn", "Hữu", "Đức", "Thành", "Minh", "Quốc", "Hoàng", "Gia", "Xuân", "Trọng", "Công", "Bảo")
-_MIDDLE_F: Final = ("Thị", "Ngọc", "Thanh", "Thu", "Mỹ", "Bảo", "Kim", "Phương", "Diệu", "Hồng", "Thùy", "Như")
-_GIVEN_M: Final = (
-    "An", "Bình", "Cường", "Dũng", "Đạt", "Hùng", "Khánh", "Lộc", "Phúc", "Sơn", "Tuấn", "Việt", "Quyết", "Nghĩa",
-    "Trưởng", "Hưởng", "Khoa", "Thắng",
-)  # fmt: skip
-_GIVEN_F: Final = (
-    "Hạnh", "Hương", "Linh", "Nga", "Quyên", "Thảo", "Trúc", "Uyên", "Vy", "Yến", "Ánh", "Nguyệt", "Khuê", "Thư",
-    "Hòa", "Ngữ", "Huyền", "Xuyến",
-)  # fmt: skip
+# Ethnic-minority names, written with the apostrophes and hyphens the QR validator must accept.
 _MINORITY_NAMES: Final = (("H'Hen Niê", "F"), ("Y-Moan Êban", "M"), ("Kpă Thị Hờ", "F"), ("Siu Y Kơr", "M"))
-_STREETS: Final = (
-    "Nguyễn Thị Minh Khai", "Lê Lợi", "Trần Hưng Đạo", "Điện Biên Phủ", "Hoàng Hoa Thám", "Phạm Ngũ Lão",
-    "Nguyễn Đình Chiểu", "Võ Thị Sáu", "Lý Thường Kiệt", "Huỳnh Tấn Phát", "Xô Viết Nghệ Tĩnh", "Nguyễn Văn Cừ",
-)  # fmt: skip
-_WARDS: Final = (
-    "Bến Nghé", "Đa Kao", "Phước Long B", "Hòa Khánh Bắc", "Tân Định", "Quỳnh Mai", "Nghĩa Đô", "Thạnh Lộc",
-    "An Khánh", "Xuân Hòa", "Thủy Xuân", "Ea Tam",
-)  # fmt: skip
-_DISTRICTS: Final = ("Quận 1", "Quận Hải Châu", "Huyện Củ Chi", "Quận Cầu Giấy", "Thị xã Buôn Hồ", "Huyện Thạnh Phú")
-_COMMUNES: Final = ("Xã Ea Kao", "Xã Tân Thạnh Đông", "Xã Quỳnh Lưu", "Xã Hòa Tiến", "Xã Phước Kiển", "Xã Ngũ Hiệp")
-_HAMLETS: Final = ("Thôn Đông", "Ấp 3", "Buôn Ko Tam", "Khu phố 7", "Tổ dân phố số 12", "Xóm Thượng")
-
-_EPOCH: Final = dt.date(1900, 1, 1)
-
-
-def _random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
-    return start + dt.timedelta(days=rng.randint(0, max(0, (end - start).days)))
-
-
-def _synthetic_address(rng: random.Random, province: str, *, long: bool) -> str:
-    if rng.random() < 0.5:
-        parts = [f"Số {rng.randint(1, 399)}"]
-        if long or rng.random() < 0.5:
-            parts[0] += f"/{rng.randint(1, 99)}"
-            if long:
-                parts[0] += f"/{rng.randint(1, 30)}"
-        parts.append(f"Đường {rng.choice(_STREETS)}")
-        if long:
-            parts.append(f"Tổ {rng.randint(1, 40)}, Khu phố {rng.randint(1, 12)}")
-        parts += [f"Phường {rng.choice(_WARDS)}", rng.choice(_DISTRICTS), province]
-    else:
-        parts = [rng.choice(_HAMLETS)]
-        if long:
-            parts.insert(0, f"Số nhà {rng.randint(1, 250)}, ngõ {rng.randint(1, 120)}, ngách {rng.randint(1, 60)}")
-        parts += [rng.choice(_COMMUNES), rng.choice(_DISTRICTS), province]
-    return ", ".join(parts)
 
 
 def synthetic_citizen(
@@ -192,37 +132,35 @@ def synthetic_citizen(
 ) -> SyntheticCitizen:
     """A fictitious citizen, deterministic from ``seed``; 11-field cards are issued from 2024-07-01."""
     rng = random.Random(seed)
-    code, province = rng.choice(_PROVINCES)
+    province = rng.choice(PROVINCES)
     if long_address is None:
         long_address = rng.random() < 0.5
     minority = rng.random() < 0.08
     if field_count == 11:
-        date_of_issue = _random_date(rng, dt.date(2024, 7, 1), dt.date(2025, 12, 31))
-        date_of_birth = _random_date(rng, dt.date(1945, 1, 1), date_of_issue - dt.timedelta(days=400))
+        date_of_issue = random_date(rng, dt.date(2024, 7, 1), dt.date(2025, 12, 31))
+        date_of_birth = random_date(rng, dt.date(1945, 1, 1), date_of_issue - dt.timedelta(days=400))
     else:
-        date_of_issue = _random_date(rng, dt.date(2021, 1, 15), dt.date(2024, 6, 30))
-        date_of_birth = _random_date(rng, dt.date(1935, 1, 1), _add_years(date_of_issue, -14))
+        date_of_issue = random_date(rng, dt.date(2021, 1, 15), dt.date(2024, 6, 30))
+        date_of_birth = random_date(rng, dt.date(1935, 1, 1), add_years(date_of_issue, -14))
+    surnames = SURNAMES["Kinh"]
     if minority:
         full_name, sex_text = rng.choice(_MINORITY_NAMES)
-        sex: Literal["M", "F"] = "M" if sex_text == "M" else "F"
+        sex: Sex = "M" if sex_text == "M" else "F"
     else:
         sex = "M" if rng.random() < 0.5 else "F"
-        middle = _MIDDLE_M if sex == "M" else _MIDDLE_F
-        given = _GIVEN_M if sex == "M" else _GIVEN_F
-        words = [rng.choice(_SURNAMES), rng.choice(middle)]
+        words = [rng.choice(surnames), rng.choice(MIDDLE_NAMES[sex])]
         if rng.random() < 0.35:
-            words.append(rng.choice(middle))
-        words.append(rng.choice(given))
+            words.append(rng.choice(MIDDLE_NAMES[sex]))
+        words.append(rng.choice(GIVEN_NAMES[sex]))
         full_name = " ".join(words)
-    century_digit = 2 * ((date_of_birth.year - 1900) // 100) + (0 if sex == "M" else 1)
-    id_number = f"{code}{century_digit}{date_of_birth.year % 100:02d}{rng.randint(0, 999_999):06d}"
+    id_number = cccd_id_number(province.code, date_of_birth, sex, rng.randint(0, 999_999))
     old_id_number = None
     if date_of_birth.year < 2000 and rng.random() < 0.7 and field_count != 6:
-        old_id_number = f"{rng.randint(1, 38):02d}{rng.randint(0, 9_999_999):07d}"
+        old_id_number = cmnd_number(rng)
     extras: tuple[str, ...] = ()
     if field_count == 11 and rng.random() < 0.3:
-        father = f"{full_name.split()[0]} {rng.choice(_MIDDLE_M)} {rng.choice(_GIVEN_M)}"
-        mother = f"{rng.choice(_SURNAMES)} {rng.choice(_MIDDLE_F)} {rng.choice(_GIVEN_F)}"
+        father = f"{full_name.split()[0]} {rng.choice(MIDDLE_NAMES['M'])} {rng.choice(GIVEN_NAMES['M'])}"
+        mother = f"{rng.choice(surnames)} {rng.choice(MIDDLE_NAMES['F'])} {rng.choice(GIVEN_NAMES['F'])}"
         extras = ("", "", father, mother)
     return SyntheticCitizen(
         id_number=id_number,
@@ -230,18 +168,11 @@ def synthetic_citizen(
         full_name=full_name,
         date_of_birth=date_of_birth,
         sex=sex,
-        place_of_residence=_synthetic_address(rng, province, long=long_address),
+        place_of_residence=residence_address(rng, province, long=long_address),
         date_of_issue=date_of_issue,
         field_count=field_count,
         extra_fields=extras,
     )
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 # ---------------------------------------------------------------------------------------------------------------

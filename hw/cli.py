@@ -1,7 +1,9 @@
 """Command-line group of this package, composed into ``cccd`` by ``cccd.cli``: ``cccd card ...``.
 
 Each card command ends in :func:`print_report`, so a verification looks the same whether it came from a dump
-(``card verify``) or from a card on a reader.
+(``card verify``) or from a card on a reader. :func:`card_commands` builds the group from what it is given: the QR
+support (``agent``'s parser and cross-check, which ``hw`` may not import) and the reader to open, so tests can play
+an in-process card.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import asyncio
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,22 +22,32 @@ from rich.markup import escape
 from rich.table import Table
 
 from hw._dump import DumpError, read_dump
-from hw._reader import CardRemoved, HwError, NoCard, ReaderUnavailable
+from hw._reader import CardReader, CardRemoved, HwError, NoCard, ReaderUnavailable
 from hw._reader_pcsc import PcscReader
-from hw._reader_session import CardVerification, QrParser, keys_from_id, read_and_verify
+from hw._reader_session import CardVerification, QrSupport, keys_from_id, read_and_verify
 from hw.sim._commands import sim_app
-from mrtd._access_keys import NO_EXPIRY, AccessKey, Can, MrzKey, cccd_document_number, mrz_date
-from mrtd._checks import CheckStatus
-from mrtd._errors import MrtdError, MRZError, TrustStoreError, WrongAccessKey
-from mrtd._mrz import parse_mrz
-from mrtd._report import CHECK_NAMES, Verdict, VerificationReport, verify_document
-from mrtd._trust_store import TrustStore, load_trust_store
-
-card_app = typer.Typer(
-    name="card",
-    help="Read and verify the chip of a CCCD (or any ICAO 9303 document).",
-    no_args_is_help=True,
+from mrtd import (
+    NO_EXPIRY,
+    AccessKey,
+    Can,
+    CheckStatus,
+    MrtdError,
+    MRZError,
+    MrzKey,
+    TrustStore,
+    TrustStoreError,
+    Verdict,
+    VerificationReport,
+    WrongAccessKey,
+    cccd_document_number,
+    load_trust_store,
+    mrz_date,
+    parse_mrz,
+    verify_document,
 )
+
+ReaderFactory = Callable[[str | int | None], CardReader]
+"""Opens the reader ``--reader`` names (its name, a unique part of it, its index, or None for the only one)."""
 
 _VERDICT_STYLE = {Verdict.GENUINE: "bold green", Verdict.NOT_GENUINE: "bold red", Verdict.INCOMPLETE: "bold yellow"}
 _VERDICT_TEXT = {
@@ -49,6 +62,7 @@ _CHECK_LABELS = {
     "dg_hashes": "Data group hashes",
     "active_auth": "Active authentication",
     "chip_auth": "Chip authentication",
+    "qr_match": "QR code ↔ chip",
 }
 _HOLDER_LABELS = {
     "id_number": "ID number",
@@ -90,13 +104,25 @@ def _render(report: VerificationReport, console: Console) -> None:
     checks = Table(title="Checks", title_justify="left")
     for column in ("check", "status", "reason", "detail"):
         checks.add_column(column)
-    for name in CHECK_NAMES:
-        check = report.checks[name]
+    for name, check in report.checks.items():
         style = _STATUS_STYLE[check.status]
         checks.add_row(
-            _CHECK_LABELS[name], f"[{style}]{check.status.value}[/]", escape(check.reason), escape(check.message)
+            _CHECK_LABELS.get(name, name),
+            f"[{style}]{check.status.value}[/]",
+            escape(check.reason),
+            escape(check.message),
         )
     console.print(checks)
+    for name, outside in report.external:
+        # The detail a check made outside the chip adds to its outcome (per-field results of qr_match).
+        plain = {"status", "reason", "message"}
+        for key, value in outside.to_json().items():
+            if key in plain:
+                continue
+            text = ", ".join(f"{k} {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+            console.print(
+                f"{_CHECK_LABELS.get(name, name)} {key}: {text}", highlight=False, markup=False, soft_wrap=True
+            )
     holder = Table(title="Holder", title_justify="left", show_header=False)
     holder.add_column("field")
     holder.add_column("value")
@@ -135,36 +161,6 @@ def print_report(report: VerificationReport, *, as_json: bool) -> int:
     return 0 if report.genuine else 1
 
 
-@card_app.command("verify")
-def verify(
-    directory: Annotated[Path, typer.Argument(help="Folder of chip files: SOD, COM, DG1 ... DG16, CardAccess.")],
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
-    at: Annotated[
-        dt.datetime | None,
-        typer.Option("--at", formats=["%Y-%m-%d"], help="Verify as of this day (UTC) instead of now."),
-    ] = None,
-) -> None:
-    """Verify a dump of chip files offline: SOD signature, DSC → CSCA chain, data group hashes, AA evidence.
-
-    Optional AA.challenge and AA.signature files (or .hex text) hold an active-authentication exchange to check.
-    """
-    when = at.replace(tzinfo=dt.UTC) if at is not None else dt.datetime.now(dt.UTC)
-    try:
-        dump = read_dump(directory)
-    except DumpError as exc:
-        raise _fail(str(exc)) from exc
-    store = load_trust(trust or [], at=when)
-    report = verify_document(dump.files, trust_store=store, at=when, active_auth=dump.active_auth)
-    raise typer.Exit(code=print_report(report, as_json=as_json))
-
-
-_QR_PARSER: dict[str, QrParser] = {}
-
-
 def _usage(message: str) -> typer.Exit:
     Console(stderr=True).print(f"[bold red]usage error:[/] {message}", highlight=False)
     return typer.Exit(code=2)
@@ -191,7 +187,9 @@ def _access_keys(
     expiry: str | None,
     id_number: str | None,
     qr_text: str | None,
-) -> list[AccessKey]:
+    qr: QrSupport[Any] | None,
+) -> tuple[list[AccessKey], Any]:
+    """The keys to try, and the parsed QR code when ``--qr-text`` gave them (None otherwise)."""
     chosen = [
         name
         for name, given in (
@@ -207,10 +205,10 @@ def _access_keys(
         raise _usage("give exactly one of --can, --mrz, --doc-number/--dob/--expiry, --id/--dob, --qr-text")
     try:
         if can is not None:
-            return [Can(can.strip())]
+            return [Can(can.strip())], None
         if mrz is not None:
             zone = parse_mrz("\n".join(mrz))
-            return [MrzKey(zone.document_number, zone.date_of_birth, zone.date_of_expiry)]
+            return [MrzKey(zone.document_number, zone.date_of_birth, zone.date_of_expiry)], None
         if doc_number is not None:
             if dob is None or expiry is None:
                 raise _usage("--doc-number needs --dob and --expiry (YYYY-MM-DD, or 'none' for no expiry)")
@@ -220,20 +218,19 @@ def _access_keys(
             birth = mrz_date(_date(dob, "--dob"))
             no_expiry = expiry.strip().lower() in ("none", "never", "991231")
             end = NO_EXPIRY if no_expiry else mrz_date(_date(expiry, "--expiry"))
-            return [MrzKey(number, birth, end)]
+            return [MrzKey(number, birth, end)], None
         if id_number is not None:
             if dob is None:
                 raise _usage("--id needs --dob (YYYY-MM-DD)")
-            return keys_from_id(id_number.strip(), _date(dob, "--dob"), today=dt.date.today())
+            return keys_from_id(id_number.strip(), _date(dob, "--dob"), today=dt.date.today()), None
         assert qr_text is not None
-        parser = _QR_PARSER.get("parser")
-        if parser is None:
+        if qr is None:
             raise _usage("--qr-text is not available in this build (no QR parser)")
         try:
-            qr = parser(qr_text)
+            printed = qr.parse(qr_text)
         except ValueError as exc:
             raise _fail(f"the QR text is not a CCCD QR code: {exc}") from exc
-        return keys_from_id(qr.id_number, qr.date_of_birth, issued=qr.date_of_issue)
+        return qr.keys(printed), printed
     except MRZError as exc:
         raise _usage(str(exc)) from exc
 
@@ -257,79 +254,126 @@ def _render_session(verification: CardVerification, console: Console) -> None:
     )
 
 
-@card_app.command("read")
-def read(
-    *,
-    reader: Annotated[
-        str | None, typer.Option("--reader", help="PC/SC reader: its name (or a unique part of it) or its index.")
-    ] = None,
-    can: Annotated[str | None, typer.Option("--can", help="Card access number (the last 6 digits of the ID).")] = None,
-    mrz: Annotated[
-        tuple[str, str, str] | None, typer.Option("--mrz", help="The three MRZ lines of the card.", show_default=False)
-    ] = None,
-    doc_number: Annotated[
-        str | None, typer.Option("--doc-number", help="MRZ document number (on a CCCD: the last 9 digits of the ID).")
-    ] = None,
-    dob: Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")] = None,
-    expiry: Annotated[
-        str | None, typer.Option("--expiry", help="Date of expiry, YYYY-MM-DD ('none': no expiry).")
-    ] = None,
-    id_number: Annotated[
-        str | None, typer.Option("--id", help="The 12-digit ID: tries the CAN, then each possible expiry date.")
-    ] = None,
-    qr_text: Annotated[str | None, typer.Option("--qr-text", help="The text of the card's QR code.")] = None,
-    trust: Annotated[
-        list[Path] | None,
-        typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
-    ] = None,
-    photo: Annotated[Path | None, typer.Option("--photo", help="Also read DG2 and write the portrait here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
-    wait: Annotated[
-        float, typer.Option("--wait", min=0, max=600, help="Seconds to wait for a card to be placed.")
-    ] = 3.0,
-) -> None:
-    """Read a card on a reader: PACE (or BAC), the chip files, passive, active and chip authentication.
-
-    Exit 0 when genuine, 1 when not genuine, incomplete or the key does not open the card, 2 on usage errors,
-    3 when there is no reader, no card, or pcscd is not running.
-    """
-    keys = _access_keys(
-        can=can, mrz=mrz, doc_number=doc_number, dob=dob, expiry=expiry, id_number=id_number, qr_text=qr_text
+def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactory = PcscReader) -> typer.Typer:
+    """The ``cccd card`` group. ``qr`` enables ``card read --qr-text`` (key derivation and the ``qr_match`` check);
+    ``open_reader`` opens the reader ``--reader`` names (PC/SC by default)."""
+    card_app = typer.Typer(
+        name="card",
+        help="Read and verify the chip of a CCCD (or any ICAO 9303 document).",
+        no_args_is_help=True,
     )
-    now = dt.datetime.now(dt.UTC)
-    store = load_trust(trust or [], at=now)
-    selector: str | int | None = int(reader) if reader is not None and reader.isdigit() else reader
-    try:
-        verification = asyncio.run(
-            read_and_verify(
-                PcscReader(selector), keys, trust_store=store, at=now, portrait=photo is not None, wait=wait
-            )
+
+    @card_app.command("verify")
+    def verify(
+        directory: Annotated[Path, typer.Argument(help="Folder of chip files: SOD, COM, DG1 ... DG16, CardAccess.")],
+        trust: Annotated[
+            list[Path] | None,
+            typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+        at: Annotated[
+            dt.datetime | None,
+            typer.Option("--at", formats=["%Y-%m-%d"], help="Verify as of this day (UTC) instead of now."),
+        ] = None,
+    ) -> None:
+        """Verify a dump of chip files offline: SOD signature, DSC → CSCA chain, data group hashes, AA evidence.
+
+        Optional AA.challenge and AA.signature files (or .hex text) hold an active-authentication exchange to check.
+        """
+        when = at.replace(tzinfo=dt.UTC) if at is not None else dt.datetime.now(dt.UTC)
+        try:
+            dump = read_dump(directory)
+        except DumpError as exc:
+            raise _fail(str(exc)) from exc
+        store = load_trust(trust or [], at=when)
+        report = verify_document(dump.files, trust_store=store, at=when, active_auth=dump.active_auth)
+        raise typer.Exit(code=print_report(report, as_json=as_json))
+
+    @card_app.command("read")
+    def read(
+        *,
+        reader: Annotated[
+            str | None, typer.Option("--reader", help="PC/SC reader: its name (or a unique part of it) or its index.")
+        ] = None,
+        can: Annotated[
+            str | None, typer.Option("--can", help="Card access number (the last 6 digits of the ID).")
+        ] = None,
+        mrz: Annotated[
+            tuple[str, str, str] | None,
+            typer.Option("--mrz", help="The three MRZ lines of the card.", show_default=False),
+        ] = None,
+        doc_number: Annotated[
+            str | None,
+            typer.Option("--doc-number", help="MRZ document number (on a CCCD: the last 9 digits of the ID)."),
+        ] = None,
+        dob: Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")] = None,
+        expiry: Annotated[
+            str | None, typer.Option("--expiry", help="Date of expiry, YYYY-MM-DD ('none': no expiry).")
+        ] = None,
+        id_number: Annotated[
+            str | None, typer.Option("--id", help="The 12-digit ID: tries the CAN, then each possible expiry date.")
+        ] = None,
+        qr_text: Annotated[str | None, typer.Option("--qr-text", help="The text of the card's QR code.")] = None,
+        trust: Annotated[
+            list[Path] | None,
+            typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
+        ] = None,
+        photo: Annotated[
+            Path | None, typer.Option("--photo", help="Also read DG2 and write the portrait here.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
+        wait: Annotated[
+            float, typer.Option("--wait", min=0, max=600, help="Seconds to wait for a card to be placed.")
+        ] = 3.0,
+    ) -> None:
+        """Read a card on a reader: PACE (or BAC), the chip files, passive, active and chip authentication.
+
+        With --qr-text the QR code also gives the access keys, and is compared with the chip field by field (the
+        qr_match check): a QR that disagrees with its card's chip makes the card not genuine. Without --qr-text the
+        report has no qr_match check.
+
+        Exit 0 when genuine, 1 when not genuine, incomplete or the key does not open the card, 2 on usage errors,
+        3 when there is no reader, no card, or pcscd is not running.
+        """
+        keys, printed = _access_keys(
+            can=can, mrz=mrz, doc_number=doc_number, dob=dob, expiry=expiry, id_number=id_number, qr_text=qr_text, qr=qr
         )
-    except (CardRemoved, NoCard, ReaderUnavailable) as exc:
-        kind = "card_removed" if isinstance(exc, CardRemoved) else "no_card_or_reader"
-        raise _read_error(kind, str(exc), 3, as_json) from exc
-    except WrongAccessKey as exc:
-        raise _read_error("wrong_access_key", f"the access key does not open this card: {exc}", 1, as_json) from exc
-    except (HwError, MrtdError) as exc:
-        raise _read_error("read_failed", f"reading the card failed: {exc}", 1, as_json) from exc
-    if photo is not None:
-        image = verification.portrait
-        if image is None:
-            Console(stderr=True).print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
+        now = dt.datetime.now(dt.UTC)
+        store = load_trust(trust or [], at=now)
+        selector: str | int | None = int(reader) if reader is not None and reader.isdigit() else reader
+        try:
+            verification = asyncio.run(
+                read_and_verify(
+                    open_reader(selector), keys, trust_store=store, at=now, portrait=photo is not None, wait=wait
+                )
+            )
+        except (CardRemoved, NoCard, ReaderUnavailable) as exc:
+            kind = "card_removed" if isinstance(exc, CardRemoved) else "no_card_or_reader"
+            raise _read_error(kind, str(exc), 3, as_json) from exc
+        except WrongAccessKey as exc:
+            raise _read_error("wrong_access_key", f"the access key does not open this card: {exc}", 1, as_json) from exc
+        except (HwError, MrtdError) as exc:
+            raise _read_error("read_failed", f"reading the card failed: {exc}", 1, as_json) from exc
+        if qr is not None and printed is not None:
+            verification = verification.with_check("qr_match", qr.cross_check(printed, verification.report.holder))
+        if photo is not None:
+            image = verification.portrait
+            if image is None:
+                Console(stderr=True).print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
+            else:
+                photo.write_bytes(image)
+        if as_json:
+            sys.stdout.write(json.dumps(verification.to_json(), ensure_ascii=False, indent=2) + "\n")
         else:
-            photo.write_bytes(image)
-    if as_json:
-        sys.stdout.write(json.dumps(verification.to_json(), ensure_ascii=False, indent=2) + "\n")
-    else:
-        console = Console()
-        _render(verification.report, console)
-        _render_session(verification, console)
-    raise typer.Exit(code=0 if verification.report.genuine else 1)
+            console = Console()
+            _render(verification.report, console)
+            _render_session(verification, console)
+        raise typer.Exit(code=0 if verification.report.genuine else 1)
+
+    return card_app
 
 
-def register(app: typer.Typer, *, qr_parser: QrParser | None = None) -> None:
-    """Add this package's commands to the ``cccd`` application; ``qr_parser`` enables ``card read --qr-text``."""
-    if qr_parser is not None:
-        _QR_PARSER["parser"] = qr_parser
-    app.add_typer(card_app, name="card")
+def register(app: typer.Typer, *, qr: QrSupport[Any] | None = None) -> None:
+    """Add this package's commands to the ``cccd`` application; ``qr`` enables ``card read --qr-text``."""
+    app.add_typer(card_commands(qr=qr), name="card")
     app.add_typer(sim_app, name="sim")

@@ -35,10 +35,19 @@ from mrtd._apdu import (
     describe_status,
     status_error,
 )
-from mrtd._bac import run_bac
+from mrtd._bac import bac_initial_ssc, bac_seal, bac_session_keys, bac_unseal, run_bac
+from mrtd._cccd_id import (
+    PROVINCE_CODES,
+    cccd_id_number,
+    century_sex_digit,
+    id_century_sex,
+    id_number_inconsistency,
+)
 from mrtd._certificates import Certificate, RevocationList, parse_certificate, parse_crl
 from mrtd._checks import Check, CheckStatus
 from mrtd._chip_auth import ChipAuthenticationFailed, ChipAuthResult, run_chip_authentication
+from mrtd._crypto import CipherSuite
+from mrtd._curves import Curve, Point, curve_by_name, curve_by_pace_parameter_id
 from mrtd._dg1 import DG1, parse_dg1
 from mrtd._dg2 import DG2, FaceImage, ImageType, parse_dg2
 from mrtd._dg13 import DG13, DG13Field, parse_dg13
@@ -67,10 +76,47 @@ from mrtd._files import EMRTD_AID, FileId
 from mrtd._holder import Holder, Sex
 from mrtd._keys import PublicKey, RsaPublicKey, load_public_key
 from mrtd._mrz import MRZ, MRZFormat, check_digit, parse_mrz
-from mrtd._pace import CamEvidence, PaceMapping, PaceProtocol, PaceResult, run_pace
+from mrtd._oids import (
+    ECDSA_PLAIN_SIGNATURES,
+    ID_AA,
+    ID_CA_DH,
+    ID_CA_ECDH,
+    ID_LDS_SECURITY_OBJECT,
+    ID_PACE_ECDH_GM,
+    ID_PK_ECDH,
+    ID_TA,
+    decode_oid,
+    encode_integer,
+    encode_oid,
+)
+from mrtd._pace import (
+    CamEvidence,
+    PaceMapping,
+    PaceProtocol,
+    PaceResult,
+    authentication_token,
+    encrypt_nonce,
+    generate_key_pair,
+    generic_mapping,
+    key_agreement,
+    nonce_length,
+    run_pace,
+)
 from mrtd._passive_auth import PassiveAuthResult, passive_authentication
 from mrtd._reader import FileRead, FileSelection, ReadOptions, read_file
-from mrtd._report import DocumentInfo, Verdict, VerificationReport, holder_to_json, verify_document
+from mrtd._report import (
+    CHECK_NAMES,
+    DocumentInfo,
+    ExternalCheck,
+    LiveSession,
+    Verdict,
+    VerificationReport,
+    decide_verdict,
+    holder_to_json,
+    verify_card_read,
+    verify_document,
+)
+from mrtd._security_infos import protocol_cipher
 from mrtd._session import (
     DEFAULT_FILES,
     AccessOrder,
@@ -85,21 +131,31 @@ from mrtd._session import (
     read_card,
 )
 from mrtd._signatures import SignatureAlgorithm, verify_signature
-from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
+from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys, has_sm_indication, sm_error_response
 from mrtd._sod import SOD, LdsSecurityObject, SignedData, SignerInfo, parse_signed_data, parse_sod
 from mrtd._tlv import TLV, decode_header, encode_tlv, parse_all, parse_one, read_tlv
 from mrtd._trust_store import MasterListInfo, TrustAnchor, TrustStore, load_trust_store
 
 __all__ = [
+    "CHECK_NAMES",
     "DEFAULT_FILES",
     "DG1",
     "DG2",
     "DG13",
     "DG14",
     "DG15",
+    "ECDSA_PLAIN_SIGNATURES",
     "EMRTD_AID",
+    "ID_AA",
+    "ID_CA_DH",
+    "ID_CA_ECDH",
+    "ID_LDS_SECURITY_OBJECT",
+    "ID_PACE_ECDH_GM",
+    "ID_PK_ECDH",
+    "ID_TA",
     "MRZ",
     "NO_EXPIRY",
+    "PROVINCE_CODES",
     "SOD",
     "TLV",
     "AccessDenied",
@@ -123,10 +179,13 @@ __all__ = [
     "ChipAuthResult",
     "ChipAuthStatus",
     "ChipAuthenticationFailed",
+    "CipherSuite",
     "CommandAPDU",
+    "Curve",
     "DG13Field",
     "DocumentInfo",
     "EfCom",
+    "ExternalCheck",
     "FaceImage",
     "FileId",
     "FileNotFound",
@@ -137,6 +196,7 @@ __all__ = [
     "ImageType",
     "IoCounters",
     "LdsSecurityObject",
+    "LiveSession",
     "MRZError",
     "MRZFormat",
     "MasterListInfo",
@@ -152,6 +212,7 @@ __all__ = [
     "PasswordType",
     "Pin",
     "PlainChannel",
+    "Point",
     "ProtocolNotSupported",
     "PublicKey",
     "ReadOptions",
@@ -180,18 +241,39 @@ __all__ = [
     "VerificationError",
     "VerificationReport",
     "WrongAccessKey",
+    "authentication_token",
+    "bac_initial_ssc",
+    "bac_seal",
+    "bac_session_keys",
+    "bac_unseal",
     "cccd_can",
     "cccd_document_number",
+    "cccd_id_number",
     "cccd_mrz_keys",
+    "century_sex_digit",
     "check_digit",
+    "curve_by_name",
+    "curve_by_pace_parameter_id",
+    "decide_verdict",
     "decode_header",
+    "decode_oid",
     "describe_status",
+    "encode_integer",
+    "encode_oid",
     "encode_tlv",
+    "encrypt_nonce",
     "expiry_candidates",
+    "generate_key_pair",
+    "generic_mapping",
+    "has_sm_indication",
     "holder_to_json",
+    "id_century_sex",
+    "id_number_inconsistency",
+    "key_agreement",
     "load_public_key",
     "load_trust_store",
     "mrz_date",
+    "nonce_length",
     "pace_password_key",
     "parse_all",
     "parse_certificate",
@@ -207,6 +289,7 @@ __all__ = [
     "parse_signed_data",
     "parse_sod",
     "passive_authentication",
+    "protocol_cipher",
     "read_card",
     "read_file",
     "read_tlv",
@@ -215,8 +298,10 @@ __all__ = [
     "run_chip_authentication",
     "run_pace",
     "signature_length",
+    "sm_error_response",
     "status_error",
     "verify_active_authentication",
+    "verify_card_read",
     "verify_document",
     "verify_signature",
 ]

@@ -23,13 +23,13 @@ _WRONG_KEY_MESSAGE = (
 )
 
 
-def seal(keys: BacKeys, plaintext: bytes) -> bytes:
+def bac_seal(keys: BacKeys, plaintext: bytes) -> bytes:
     """E(K_enc, S) ‖ MAC(K_mac, E): the EXTERNAL AUTHENTICATE cryptogram of either side."""
     encrypted = cbc_encrypt(CipherSuite.DES3, keys.k_enc, plaintext)
     return encrypted + retail_mac(keys.k_mac, encrypted)
 
 
-def unseal(keys: BacKeys, cryptogram: bytes) -> bytes:
+def bac_unseal(keys: BacKeys, cryptogram: bytes) -> bytes:
     """Check the MAC of a cryptogram and decrypt it; a wrong MAC or length is a SecureMessagingError."""
     if len(cryptogram) != CRYPTOGRAM_LENGTH:
         raise SecureMessagingError(f"BAC cryptogram of {len(cryptogram)} bytes, expected {CRYPTOGRAM_LENGTH}")
@@ -39,14 +39,14 @@ def unseal(keys: BacKeys, cryptogram: bytes) -> bytes:
     return cbc_decrypt(CipherSuite.DES3, keys.k_enc, encrypted)
 
 
-def session_keys(k_ifd: bytes, k_ic: bytes) -> SessionKeys:
+def bac_session_keys(k_ifd: bytes, k_ic: bytes) -> SessionKeys:
     """KS_enc and KS_mac from K_seed = K.IFD ⊕ K.IC."""
     if len(k_ifd) != KEY_MATERIAL_LENGTH or len(k_ic) != KEY_MATERIAL_LENGTH:
         raise ValueError("BAC key material must be 16 bytes on each side")
     return SessionKeys.derive(bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True)), CipherSuite.DES3)
 
 
-def initial_ssc(rnd_ic: bytes, rnd_ifd: bytes) -> int:
+def bac_initial_ssc(rnd_ic: bytes, rnd_ifd: bytes) -> int:
     """SSC = the 4 least significant bytes of RND.IC ‖ those of RND.IFD (ICAO 9303-11 §9.8.6.3)."""
     return int.from_bytes(rnd_ic[4:8] + rnd_ifd[4:8], "big")
 
@@ -67,7 +67,7 @@ async def run_bac(transmit: Transmit, key: MrzKey, *, rng: Rng) -> SecureChannel
             raise ParseError(f"GET CHALLENGE returned {len(rnd_ic)} bytes instead of {RND_LENGTH}")
         rnd_ifd = _random(rng, RND_LENGTH)
         k_ifd = _random(rng, KEY_MATERIAL_LENGTH)
-        command = CommandAPDU(0x00, 0x82, 0x00, 0x00, data=seal(keys, rnd_ifd + rnd_ic + k_ifd), le=le)
+        command = CommandAPDU(0x00, 0x82, 0x00, 0x00, data=bac_seal(keys, rnd_ifd + rnd_ic + k_ifd), le=le)
         answer = await plain.send(command)
         if answer.sw == StatusWord.WRONG_LENGTH and le != 256:
             continue
@@ -79,10 +79,10 @@ async def run_bac(transmit: Transmit, key: MrzKey, *, rng: Rng) -> SecureChannel
             raise WrongAccessKey(f"{_WRONG_KEY_MESSAGE} ({answer.sw:04X})", sw=answer.sw)
         if answer.sw != StatusWord.SUCCESS:
             raise status_error(answer.sw, context="EXTERNAL AUTHENTICATE for BAC")
-        plain_answer = unseal(keys, answer.data)
+        plain_answer = bac_unseal(keys, answer.data)
         if not hmac.compare_digest(plain_answer[:8], rnd_ic) or not hmac.compare_digest(plain_answer[8:16], rnd_ifd):
             raise SecureMessagingError("the chip's BAC answer does not echo the challenges")
-        sm = SecureMessaging(session_keys(k_ifd, plain_answer[16:32]), ssc=initial_ssc(rnd_ic, rnd_ifd))
+        sm = SecureMessaging(bac_session_keys(k_ifd, plain_answer[16:32]), ssc=bac_initial_ssc(rnd_ic, rnd_ifd))
         return SecureChannel(transmit, sm)
     raise CardError("the chip refused EXTERNAL AUTHENTICATE with both Le = 28 and Le = 00", sw=StatusWord.WRONG_LENGTH)
 

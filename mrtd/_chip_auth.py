@@ -21,7 +21,7 @@ from mrtd._files import FileId
 from mrtd._oids import ID_CA_ECDH, decode_integer, decode_oid, encode_oid
 from mrtd._pace import generate_key_pair, key_agreement
 from mrtd._reader import select_file_command
-from mrtd._security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
+from mrtd._security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, protocol_cipher
 from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
 from mrtd._tlv import encode_tlv, parse_one
 
@@ -30,7 +30,6 @@ _STANDARDIZED_DOMAIN_PARAMETERS: Final = "0.4.0.127.0.7.1.2"
 _DH_PUBLIC_NUMBER: Final = "1.2.840.10046.2.1"
 # ICAO 9303-11 §9.2.6: without a ChipAuthenticationInfo, the protocol is id-CA-ECDH-3DES-CBC-CBC.
 DEFAULT_EC_PROTOCOL: Final = ID_CA_ECDH + ".1"
-_CIPHERS = {1: CipherSuite.DES3, 2: CipherSuite.AES128, 3: CipherSuite.AES192, 4: CipherSuite.AES256}
 
 
 class ChipAuthenticationFailed(ChipAuthError):
@@ -54,7 +53,7 @@ class ChipAuthResult:
 
     @property
     def cipher(self) -> CipherSuite:
-        return _CIPHERS[int(self.protocol.rsplit(".", 1)[1])]
+        return protocol_cipher(self.protocol)
 
 
 def chip_authentication_key(public_key_info: ChipAuthenticationPublicKeyInfo) -> Point:
@@ -117,9 +116,7 @@ async def run_chip_authentication(
     Raises ChipAuthenticationFailed (a ChipAuthError) when the chip refuses or fails, ProtocolNotSupported for DH.
     """
     protocol = _protocol(info)
-    suite = _CIPHERS.get(int(protocol.rsplit(".", 1)[1]))
-    if suite is None:
-        raise ProtocolNotSupported(f"chip authentication protocol {protocol} is not supported")
+    suite = protocol_cipher(protocol)
     chip_key = chip_authentication_key(public_key_info)
     private_key, terminal_key = generate_key_pair(chip_key.curve.generator, rng)
     terminal_public_key = terminal_key.encode()

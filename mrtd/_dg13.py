@@ -52,8 +52,8 @@ FIELD_SPOUSE = 14
 FIELD_OLD_ID_NUMBER = 15
 _KNOWN_TEXT_FIELDS = frozenset(range(1, 13)) | {FIELD_OLD_ID_NUMBER}
 
-_DAY_FIRST = re.compile(r"(\d{2})([/.\-])(\d{2})\2(\d{4})")
-_YEAR_FIRST = re.compile(r"(\d{4})([/.\-])(\d{2})\2(\d{2})")
+_DAY_FIRST = re.compile(r"(\d{2})([/.\-]?)(\d{2})\2(\d{4})")
+_YEAR_FIRST = re.compile(r"(\d{4})([/.\-]?)(\d{2})\2(\d{2})")
 _NO_EXPIRY_TEXTS = frozenset({"không thời hạn", "khong thoi han"})
 _SEXES: dict[str, Sex] = {"nam": "M", "nữ": "F", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
 
@@ -100,6 +100,8 @@ class DG13:
     mother_name: str | None = None
     spouse_name: str | None = None
     old_id_number: str | None = None
+    problems: tuple[str, ...] = ()
+    """Fields present but unreadable (a date in no known form); their text is kept in the ``*_text`` attributes."""
 
     def field(self, number: int) -> DG13Field | None:
         return next((f for f in self.fields if f.number == number), None)
@@ -177,18 +179,23 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
     """A 10-character DG13 date; None for a partial date (``00`` day or month, or a bare year)."""
     if re.fullmatch(r"\d{4}", text):
         return None
+    # Cards write dd/mm/yyyy; other encoders use the QR code's ddmmyyyy or ISO order. Day first wins when both
+    # readings of an 8-digit string are dates, as Vietnamese documents write day first.
+    candidates: list[tuple[int, int, int]] = []
     if match := _DAY_FIRST.fullmatch(text):
-        day, month, year = int(match.group(1)), int(match.group(3)), int(match.group(4))
-    elif match := _YEAR_FIRST.fullmatch(text):
-        year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
-    else:
+        candidates.append((int(match.group(4)), int(match.group(3)), int(match.group(1))))
+    if match := _YEAR_FIRST.fullmatch(text):
+        candidates.append((int(match.group(1)), int(match.group(3)), int(match.group(4))))
+    if not candidates:
         raise ParseError(f"DG13 {field} {text!r} is not a date (dd/mm/yyyy)")
-    if day == 0 or month == 0:
-        return None
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        raise ParseError(f"DG13 {field} {text!r} is not a calendar date") from None
+    for year, month, day in candidates:
+        if day == 0 or month == 0:
+            return None
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            continue
+    raise ParseError(f"DG13 {field} {text!r} is not a calendar date")
 
 
 def _sex(text: str | None) -> Sex | None:
@@ -227,13 +234,22 @@ def parse_dg13(data: bytes) -> DG13:
         found = by_number.get(number)
         return found.text if found else None
 
+    problems: list[str] = []
+
     def date(number: int, name: str) -> dt.date | None:
+        # One unreadable date must not cost the holder's other fields: keep its text and say what was wrong.
         value = text(number)
-        return parse_dg13_date(value, field=name) if value else None
+        if not value:
+            return None
+        try:
+            return parse_dg13_date(value, field=name)
+        except ParseError as exc:
+            problems.append(str(exc))
+            return None
 
     expiry_text = text(FIELD_DATE_OF_EXPIRY)
     no_expiry = expiry_text is not None and _is_no_expiry(expiry_text)
-    expiry = None if expiry_text is None or no_expiry else parse_dg13_date(expiry_text, field="date of expiry")
+    expiry = None if no_expiry else date(FIELD_DATE_OF_EXPIRY, "date of expiry")
     if expiry == dt.date(2099, 12, 31):
         no_expiry, expiry = True, None
     parents = by_number.get(FIELD_PARENTS)
@@ -265,4 +281,5 @@ def parse_dg13(data: bytes) -> DG13:
         mother_name=parent_names[1] if len(parent_names) > 1 else None,
         spouse_name=text(FIELD_SPOUSE),
         old_id_number=text(FIELD_OLD_ID_NUMBER),
+        problems=tuple(problems),
     )

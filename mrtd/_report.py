@@ -1,25 +1,60 @@
 """The verification report: one entry point from raw chip files to a verdict, for a dump on disk or a live read.
 
 :func:`verify_document` parses what it is given, runs passive authentication, checks the active-authentication
-evidence, takes the chip-authentication outcome from the caller (only a live session can run it), and merges the holder
-data (DG13 first, DG1 where DG13 is silent). The verdict rule:
+evidence, takes the chip-authentication outcome from a live session, and merges the holder data (DG13 first, DG1
+where DG13 is silent). :func:`verify_card_read` does the same for a :class:`~mrtd.CardReadResult`, with the
+live-read rules. Checks made outside the chip (the QR code ↔ chip cross-check) join a report through
+:meth:`VerificationReport.with_check`, and the verdict is recomputed by the same rule.
+
+The verdict rule (:func:`decide_verdict`, the only copy):
 
 * ``not_genuine`` when any check fails;
-* ``genuine`` when passive_auth, chain and dg_hashes pass and nothing fails (active and chip authentication may be
-  ``skipped``: a dump has no live chip, and not every read collects AA evidence);
-* ``incomplete`` otherwise: no EF.SOD, no trust anchor, no readable DG1 or DG13.
+* ``genuine`` when passive_auth, chain and dg_hashes pass, nothing fails and nothing is missing; for a dump, active
+  and chip authentication may be ``skipped`` (there is no live chip, and not every dump carries AA evidence);
+* ``incomplete`` otherwise: no EF.SOD, no trust anchor, no readable DG1 or DG13, or, for a live read, a chip that
+  proved by neither active nor chip authentication that it is the original (``chip_not_authenticated``). Opening a
+  chip proves nothing, because the access key is printed on the card; signed data copied to another chip stays signed.
+
+A live read is held to more than a dump: a DG14 or DG15 that the SOD lists but the chip did not return is a failure
+(a clone would simply hide the files holding the keys it does not have), and so is a chip that has DG15 but will not
+sign the challenge.
 
 ``reasons`` lists the stable keys explaining a verdict other than genuine; ``notes`` lists keys worth knowing that do
-not change it (a data group listed in the SOD but not read, a skipped check).
+not change it. The keys, by check (``checks.<name>.reason`` in the JSON; each failure's keys are also in
+``reasons``):
+
+* ``passive_auth``: pass ``sod_signature_valid``; fail ``sod_malformed``, ``sod_signature_invalid``,
+  ``dsc_not_found``, ``message_digest_missing``, ``message_digest_mismatch``, ``content_type_mismatch``,
+  ``sod_algorithm_unsupported``; skipped ``sod_missing``.
+* ``chain``: pass ``chain_valid``; fail ``csca_not_found``, ``dsc_signature_invalid``, ``dsc_expired``,
+  ``dsc_not_yet_valid``, ``csca_expired``, ``csca_not_yet_valid``, ``dsc_key_usage``, ``csca_key_usage``,
+  ``dsc_revoked``; skipped ``no_trust_anchor``, ``dsc_not_found``, ``sod_missing``, ``sod_malformed``.
+* ``dg_hashes``: pass ``dg_hashes_match``; fail ``dg_hash_mismatch:<DG>``, ``dg_not_in_sod:<DG>``; skipped
+  ``no_data_groups``, ``sod_missing``, ``sod_malformed``.
+* ``active_auth``: pass ``aa_signature_valid``; fail ``aa_signature_invalid``, ``aa_algorithm_unknown``,
+  ``aa_challenge_mismatch``, ``aa_key_unsupported``, and for a live read ``aa_key_missing`` (the SOD lists DG15, the
+  chip did not return it) and ``aa_refused`` (the chip has DG15 but did not sign); skipped ``aa_not_available`` (no
+  DG15), ``aa_no_evidence``.
+* ``chip_auth``: pass ``ca_valid``; fail ``ca_failed``, ``ca_key_not_verified`` (DG14 not covered by passive
+  authentication), and for a live read ``ca_key_missing`` (the SOD lists DG14, the chip did not return it); skipped
+  ``ca_not_available`` (DG14 offers no key), ``ca_no_live_chip`` (a dump), ``ca_not_supported``, ``ca_not_run`` (a
+  live read that did not run it).
+* ``qr_match``, only when a QR code was given (``cccd card read --qr-text``, the terminal's pipeline): pass
+  ``qr_match``; fail ``qr_mismatch:<field>`` (one key per field that differs); skipped ``qr_no_chip_id``.
+
+Reasons that are not a check's: ``sod_missing``, ``no_trust_anchor``, ``holder_data_missing``, and for a live read
+``chip_not_authenticated``. Notes: ``dg_absent:<DG>`` (listed in the SOD, not read), ``unreadable:<DG>``, and the
+reason of every skipped check.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from mrtd._aa_verify import ActiveAuthEvidence, verify_active_authentication
 from mrtd._certificates import Certificate
@@ -34,11 +69,15 @@ from mrtd._errors import ActiveAuthError, MrtdError, ParseError
 from mrtd._files import FileId
 from mrtd._holder import Holder
 from mrtd._passive_auth import PassiveAuthResult, passive_authentication
+from mrtd._session import CardReadResult, ChipAuthStatus
 from mrtd._sod import SOD, parse_sod
 from mrtd._trust_store import TrustStore
 
 REPORT_SCHEMA = 1
 CHECK_NAMES = ("passive_auth", "chain", "dg_hashes", "active_auth", "chip_auth")
+"""The checks every report has, in order; checks made outside the chip follow them."""
+_PASSIVE_CHECKS = CHECK_NAMES[:3]
+_CHIP_PROOFS = ("active_auth", "chip_auth")
 
 _T = TypeVar("_T")
 
@@ -114,8 +153,49 @@ class ParsedFiles:
     dg15: DG15 | None = None
 
 
+class ExternalCheck(Protocol):
+    """A check made outside the chip that joins a report (the QR code ↔ chip cross-check): its outcome, and its JSON
+    form for ``checks.<name>`` (``Check.to_json()``'s keys plus any detail; never personal data)."""
+
+    @property
+    def check(self) -> Check: ...
+
+    def to_json(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """What a card on a reader adds to its files. Passing one to :func:`verify_document` applies the live-read
+    rules (see the module docstring).
+
+    ``chip_auth`` is the chip-authentication outcome (None: the session did not run it, which is right only when DG14
+    offers no key); ``aa_refusal`` is the chip's answer when it has DG15 but did not sign the challenge.
+    """
+
+    chip_auth: Check | None = None
+    aa_refusal: str | None = None
+
+    @classmethod
+    def of(cls, result: CardReadResult) -> LiveSession:
+        """The evidence of one :func:`~mrtd.read_card` run."""
+        outcome = result.chip_auth
+        check: Check | None = None
+        if outcome.status is ChipAuthStatus.PASSED:
+            check = Check.passed("ca_valid", f"The chip proved it holds the DG14 key ({outcome.protocol}).")
+        elif outcome.status is ChipAuthStatus.FAILED:
+            check = Check.failed("ca_failed", f"Chip authentication failed: {outcome.reason}")
+        elif outcome.status is ChipAuthStatus.NOT_SUPPORTED:
+            check = Check.skipped("ca_not_supported", f"Chip authentication is not supported here: {outcome.reason}")
+        elif outcome.status is ChipAuthStatus.DISABLED:
+            check = Check.skipped("ca_not_run", "Chip authentication was turned off for this read.")
+        return cls(chip_auth=check, aa_refusal=result.aa_error)
+
+
 @dataclass(frozen=True, slots=True)
 class VerificationReport:
+    """The outcome of one verification. ``missing`` holds the reasons that leave it incomplete whatever the checks
+    say (``sod_missing``, ``no_trust_anchor``, ``holder_data_missing``); ``live`` tells which rule applied."""
+
     verdict: Verdict
     reasons: tuple[str, ...]
     notes: tuple[str, ...]
@@ -129,10 +209,30 @@ class VerificationReport:
     verified_at: dt.datetime
     parsed: ParsedFiles
     problems: tuple[str, ...] = ()
+    external: tuple[tuple[str, ExternalCheck], ...] = ()
+    missing: tuple[str, ...] = ()
+    live: bool = False
 
     @property
     def checks(self) -> dict[str, Check]:
-        return {name: getattr(self, name) for name in CHECK_NAMES}
+        """Every check by name: the chip's (:data:`CHECK_NAMES`), then those made outside it, in the order added."""
+        out: dict[str, Check] = {name: getattr(self, name) for name in CHECK_NAMES}
+        out.update((name, outside.check) for name, outside in self.external)
+        return out
+
+    def with_check(self, name: str, check: ExternalCheck) -> VerificationReport:
+        """This report with a check made outside the chip; the verdict and reasons are decided again by the same
+        rule, so a failing outside check makes the card not genuine and a passing one proves nothing about the chip.
+        """
+        if name in self.checks:
+            raise ValueError(f"the report already has a {name!r} check")
+        external = (*self.external, (name, check))
+        checks = {**self.checks, name: check.check}
+        verdict, reasons = decide_verdict(checks, missing=self.missing, live=self.live)
+        notes = self.notes
+        if check.check.status is CheckStatus.SKIPPED:
+            notes = tuple(dict.fromkeys((*notes, check.check.reason)))
+        return dataclasses.replace(self, external=external, verdict=verdict, reasons=reasons, notes=notes)
 
     @property
     def genuine(self) -> bool:
@@ -145,7 +245,10 @@ class VerificationReport:
             "verdict": self.verdict.value,
             "reasons": list(self.reasons),
             "notes": list(self.notes),
-            "checks": {name: check.to_json() for name, check in self.checks.items()},
+            "checks": {
+                **{name: getattr(self, name).to_json() for name in CHECK_NAMES},
+                **{name: outside.to_json() for name, outside in self.external},
+            },
             "holder": holder_to_json(self.holder),
             "document": self.document.to_json(),
             "problems": list(self.problems),
@@ -205,12 +308,26 @@ def _parse(
 def _active_auth(
     dg15: DG15 | None,
     dg14: DG14 | None,
-    has_dg15: bool,
+    *,
+    present: bool,
+    listed: bool,
     evidence: ActiveAuthEvidence | None,
     expected_challenge: bytes | None,
+    live: LiveSession | None,
 ) -> Check:
-    if not has_dg15:
+    if not present:
+        if live is not None and listed:
+            return Check.failed(
+                "aa_key_missing",
+                "The SOD lists DG15 but the chip did not return it: a chip that hides its active-authentication key"
+                " proves nothing, and a clone would do exactly that.",
+            )
         return Check.skipped("aa_not_available", "There is no DG15: this chip has no active-authentication key.")
+    if live is not None and live.aa_refusal is not None:
+        return Check.failed(
+            "aa_refused",
+            f"The chip has an active-authentication key but did not sign the challenge: {live.aa_refusal}.",
+        )
     if evidence is None:
         return Check.skipped("aa_no_evidence", "No challenge and signature from the chip were given.")
     if dg15 is None:
@@ -231,11 +348,22 @@ def _active_auth(
     )
 
 
-def _chip_auth(outcome: Check | None, dg14: DG14 | None, pa: PassiveAuthResult | None) -> Check:
+def _chip_auth(
+    dg14: DG14 | None, pa: PassiveAuthResult | None, *, present: bool, listed: bool, live: LiveSession | None
+) -> Check:
+    if live is not None and listed and not present:
+        return Check.failed(
+            "ca_key_missing",
+            "The SOD lists DG14 but the chip did not return it: a chip that hides its chip-authentication key proves"
+            " nothing, and a clone would do exactly that.",
+        )
     offered = dg14 is not None and bool(dg14.security_infos.chip_authentication_keys)
+    outcome = live.chip_auth if live is not None else None
     if outcome is None:
         if not offered:
             return Check.skipped("ca_not_available", "DG14 offers no chip-authentication key.")
+        if live is not None:
+            return Check.skipped("ca_not_run", "The session did not run chip authentication.")
         return Check.skipped("ca_no_live_chip", "Chip authentication needs the card on a reader.")
     if outcome.ok and (pa is None or FileId.DG14 not in pa.verified_groups):
         # The session proved the chip holds *a* key; only a DG14 covered by the SOD makes it the issuer's key.
@@ -245,6 +373,21 @@ def _chip_auth(outcome: Check | None, dg14: DG14 | None, pa: PassiveAuthResult |
     return outcome
 
 
+def decide_verdict(
+    checks: Mapping[str, Check], *, missing: Sequence[str] = (), live: bool = False
+) -> tuple[Verdict, tuple[str, ...]]:
+    """The verdict rule (the module docstring explains it) over every check of a report, the chip's and those made
+    outside it, and the reasons that explain a verdict other than genuine."""
+    failures = [key for check in checks.values() if check.is_failure for key in check.reasons]
+    if failures:
+        return Verdict.NOT_GENUINE, tuple(dict.fromkeys(failures))
+    gaps = [*missing, *(checks[name].reason for name in _PASSIVE_CHECKS if not checks[name].ok)]
+    if live and not any(checks[name].ok for name in _CHIP_PROOFS):
+        gaps.append("chip_not_authenticated")
+    reasons = tuple(dict.fromkeys(gaps))
+    return (Verdict.INCOMPLETE if reasons else Verdict.GENUINE), reasons
+
+
 def verify_document(
     files: Mapping[FileId, bytes],
     *,
@@ -252,14 +395,15 @@ def verify_document(
     at: dt.datetime,
     active_auth: ActiveAuthEvidence | None = None,
     expected_challenge: bytes | None = None,
-    chip_auth: Check | None = None,
+    live: LiveSession | None = None,
 ) -> VerificationReport:
     """Verify the chip files in ``files`` at time ``at`` (timezone-aware) and build the report.
 
     ``active_auth`` is the challenge the terminal sent and the chip's signature; ``expected_challenge``, when given,
-    is the challenge this transaction should have used (a replayed answer then fails). ``chip_auth`` is the outcome
-    of chip authentication in a live session (``Check.passed("ca_valid", ...)`` or a failure); leave it None for a
-    dump.
+    is the challenge this transaction should have used (a replayed answer then fails). ``live`` is what a session
+    with the card on a reader adds (chip authentication, a refused challenge) and makes the live-read rules apply;
+    leave it None for a dump. A live read should have asked for DG14 and DG15: one the SOD lists and ``files`` lacks
+    counts as hidden.
     """
     if at.tzinfo is None:
         raise ValueError("the verification time must be timezone-aware")
@@ -269,6 +413,8 @@ def verify_document(
     dg1 = _parse(files, FileId.DG1, parse_dg1, problems, notes)
     dg2 = _parse(files, FileId.DG2, parse_dg2, problems, notes)
     dg13 = _parse(files, FileId.DG13, parse_dg13, problems, notes)
+    if dg13 is not None:
+        problems.extend(f"DG13: {problem}" for problem in dg13.problems)
     dg14 = _parse(files, FileId.DG14, parse_dg14, problems, notes)
     dg15 = _parse(files, FileId.DG15, parse_dg15, problems, notes)
 
@@ -295,16 +441,19 @@ def verify_document(
     if dg1 is None and dg13 is None:
         missing.append("holder_data_missing")
 
-    active = _active_auth(dg15, dg14, FileId.DG15 in files, active_auth, expected_challenge)
-    chip = _chip_auth(chip_auth, dg14, pa)
-    checks = (signature, chain, dg_hashes, active, chip)
-    failures = [key for check in checks if check.is_failure for key in check.reasons]
-    if failures:
-        verdict, reasons = Verdict.NOT_GENUINE, failures
-    else:
-        missing.extend(check.reason for check in (signature, chain, dg_hashes) if not check.ok)
-        reasons = list(dict.fromkeys(missing))
-        verdict = Verdict.INCOMPLETE if reasons else Verdict.GENUINE
+    listed = set(sod.lds.data_groups) if sod is not None else set()
+    active = _active_auth(
+        dg15,
+        dg14,
+        present=FileId.DG15 in files,
+        listed=FileId.DG15 in listed,
+        evidence=active_auth,
+        expected_challenge=expected_challenge,
+        live=live,
+    )
+    chip = _chip_auth(dg14, pa, present=FileId.DG14 in files, listed=FileId.DG14 in listed, live=live)
+    checks = dict(zip(CHECK_NAMES, (signature, chain, dg_hashes, active, chip), strict=True))
+    verdict, reasons = decide_verdict(checks, missing=missing, live=live is not None)
     notes.extend(check.reason for check in (active, chip) if check.status is CheckStatus.SKIPPED)
 
     mrz = dg1.mrz if dg1 is not None else None
@@ -322,7 +471,7 @@ def verify_document(
     )
     return VerificationReport(
         verdict=verdict,
-        reasons=tuple(reasons),
+        reasons=reasons,
         notes=tuple(dict.fromkeys(notes)),
         passive_auth=signature,
         chain=chain,
@@ -334,6 +483,32 @@ def verify_document(
         verified_at=at,
         parsed=ParsedFiles(com=com, sod=sod, dg1=dg1, dg2=dg2, dg13=dg13, dg14=dg14, dg15=dg15),
         problems=tuple(problems),
+        missing=tuple(dict.fromkeys(missing)),
+        live=live is not None,
+    )
+
+
+def verify_card_read(
+    result: CardReadResult,
+    *,
+    trust_store: TrustStore,
+    at: dt.datetime,
+    expected_challenge: bytes | None = None,
+) -> VerificationReport:
+    """Verify what :func:`~mrtd.read_card` read, under the live-read rules: the files, the active-authentication
+    answer to ``expected_challenge`` (the challenge this transaction sent) and the chip-authentication outcome."""
+    evidence = (
+        ActiveAuthEvidence(result.aa_challenge, result.aa_signature)
+        if result.aa_challenge is not None and result.aa_signature is not None
+        else None
+    )
+    return verify_document(
+        result.files,
+        trust_store=trust_store,
+        at=at,
+        active_auth=evidence,
+        expected_challenge=expected_challenge,
+        live=LiveSession.of(result),
     )
 
 

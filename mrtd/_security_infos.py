@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mrtd._crypto import CipherSuite
-from mrtd._errors import ParseError
+from mrtd._errors import ParseError, ProtocolNotSupported
 from mrtd._oids import (
     ID_AA,
     ID_CA,
@@ -54,7 +54,7 @@ class PaceInfo:
 
     @property
     def cipher(self) -> CipherSuite:
-        return _CIPHERS[int(self.protocol.rsplit(".", 1)[1])]
+        return protocol_cipher(self.protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class ChipAuthenticationInfo:
 
     @property
     def cipher(self) -> CipherSuite:
-        return _CIPHERS[int(self.protocol.rsplit(".", 1)[1])]
+        return protocol_cipher(self.protocol)
 
     @property
     def is_ecdh(self) -> bool:
@@ -199,6 +199,16 @@ def parse_security_infos(data: bytes) -> SecurityInfos:
     if top.tag != _SET:
         raise ParseError("SecurityInfos is not a SET")
     return SecurityInfos(tuple(_parse_info(entry) for entry in top.children()))
+
+
+def protocol_cipher(protocol: str) -> CipherSuite:
+    """The cipher a PACE or chip-authentication protocol OID names in its last arc (BSI TR-03110 A.1.1):
+    1 3DES, 2 AES-128, 3 AES-192, 4 AES-256. Any other is ProtocolNotSupported."""
+    _, _, arc = protocol.rpartition(".")
+    suite = _CIPHERS.get(int(arc)) if arc.isascii() and arc.isdigit() else None
+    if suite is None:
+        raise ProtocolNotSupported(f"protocol {protocol} names no cipher this terminal knows")
+    return suite
 
 
 def is_pace_protocol(oid: str) -> bool:

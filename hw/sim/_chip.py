@@ -28,15 +28,33 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hw.sim._faults import Fault
 from hw.sim._pace_card import PaceRun, pace_step, start_pace
 from hw.sim._personalise import CA_PROTOCOL, CardProfile
-from mrtd._access_keys import Can, MrzKey
-from mrtd._apdu import CommandAPDU, ResponseAPDU, StatusWord
-from mrtd._bac import initial_ssc, seal, session_keys, unseal
-from mrtd._crypto import CipherSuite
-from mrtd._errors import ParseError, SecureMessagingError
-from mrtd._files import EMRTD_AID, FileId
-from mrtd._oids import ID_CA_DH, ID_CA_ECDH, decode_oid
-from mrtd._sm import SecureMessaging, SessionKeys, has_sm_indication, sm_error_response
-from mrtd._tlv import encode_tlv, parse_all, parse_one
+from mrtd import (
+    EMRTD_AID,
+    ID_CA_DH,
+    ID_CA_ECDH,
+    Can,
+    CipherSuite,
+    CommandAPDU,
+    FileId,
+    MrzKey,
+    ParseError,
+    ResponseAPDU,
+    SecureMessaging,
+    SecureMessagingError,
+    SessionKeys,
+    StatusWord,
+    bac_initial_ssc,
+    bac_seal,
+    bac_session_keys,
+    bac_unseal,
+    decode_oid,
+    encode_tlv,
+    has_sm_indication,
+    parse_all,
+    parse_one,
+    protocol_cipher,
+    sm_error_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -415,7 +433,7 @@ class VirtualChip:
         rnd_ic, self._rnd_ic = self._rnd_ic, b""
         try:
             # A wrong MRZ gives a wrong K_mac, so the cryptogram's MAC fails: "authentication failed".
-            s = unseal(keys, command.data)
+            s = bac_unseal(keys, command.data)
         except SecureMessagingError:
             self._go(ChipState.APPLICATION)
             raise _Answer(StatusWord.VERIFICATION_FAILED) from None
@@ -424,10 +442,10 @@ class VirtualChip:
             self._go(ChipState.APPLICATION)
             raise _Answer(StatusWord.VERIFICATION_FAILED)
         k_ic = self._rng(16)
-        self._sm = SecureMessaging(session_keys(k_ifd, k_ic), ssc=initial_ssc(rnd_ic, rnd_ifd))
+        self._sm = SecureMessaging(bac_session_keys(k_ifd, k_ic), ssc=bac_initial_ssc(rnd_ic, rnd_ifd))
         self._go(ChipState.SECURED)
         self._authenticated = True
-        return ResponseAPDU(seal(keys, rnd_ic + rnd_ifd + k_ic), StatusWord.SUCCESS)
+        return ResponseAPDU(bac_seal(keys, rnd_ic + rnd_ifd + k_ic), StatusWord.SUCCESS)
 
     # --- PACE (filled in by _pace_card) ---------------------------------------------------------------------------
 
@@ -509,10 +527,7 @@ class VirtualChip:
             raise _Answer(StatusWord.INCORRECT_DATA)
         protocol, self._ca_protocol = self._ca_protocol, None
         assert protocol is not None
-        suite = {1: CipherSuite.DES3, 2: CipherSuite.AES128, 3: CipherSuite.AES192, 4: CipherSuite.AES256}[
-            int(protocol.rsplit(".", 1)[1])
-        ]
-        self._agree_ca(inner[0x80], suite)
+        self._agree_ca(inner[0x80], protocol_cipher(protocol))
         return ResponseAPDU(encode_tlv(0x7C, b""), StatusWord.SUCCESS)
 
     def _agree_ca(self, public_point: bytes, suite: CipherSuite) -> None:
@@ -533,6 +548,8 @@ class VirtualChip:
         if len(command.data) != 8:
             raise _Answer(StatusWord.WRONG_LENGTH)
         key = self.profile.aa_key
+        if key is None:
+            raise _Answer(StatusWord.INS_NOT_SUPPORTED)  # a chip without active authentication
         if isinstance(key, ec.EllipticCurvePrivateKey):
             r, s = decode_dss_signature(key.sign(command.data, ec.ECDSA(hashes.SHA256())))
             size = (key.curve.key_size + 7) // 8

@@ -20,6 +20,8 @@ class Fault(enum.StrEnum):
     SMALL_LE = "small-le"  # refuses Le above 223 and extended length with 6700
     REMOVED_AFTER = "removed-after"  # leaves the field after N APDUs (removed-after=N)
     NO_CHIP_AUTH = "no-chip-auth"  # no chip authentication key in DG14 or EF.CardAccess
+    NO_ACTIVE_AUTH = "no-active-auth"  # no DG15 and no active-authentication key (INTERNAL AUTHENTICATE: 6D00)
+    HIDDEN_KEYS = "hidden-keys"  # a clone that hides the key files: DG14 and DG15 answer 6A82, the SOD lists them
 
 
 # The largest Le the SMALL_LE chip accepts: what still fits one short secured response.

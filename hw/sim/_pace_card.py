@@ -12,22 +12,32 @@ import hmac
 from collections.abc import Callable
 
 from hw.sim._personalise import PACE_PARAMETER_ID, PACE_PROTOCOL
-from mrtd._access_keys import AccessKey, Can, MrzKey, PasswordType, pace_password_key
-from mrtd._apdu import CommandAPDU, ResponseAPDU, StatusWord
-from mrtd._crypto import CipherSuite
-from mrtd._curves import Curve, Point, curve_by_pace_parameter_id
-from mrtd._errors import ParseError, SecureMessagingError
-from mrtd._oids import decode_oid
-from mrtd._pace import (
+from mrtd import (
+    AccessKey,
+    Can,
+    CipherSuite,
+    CommandAPDU,
+    Curve,
+    MrzKey,
+    ParseError,
+    PasswordType,
+    Point,
+    ResponseAPDU,
+    SecureMessagingError,
+    SessionKeys,
+    StatusWord,
     authentication_token,
+    curve_by_pace_parameter_id,
+    decode_oid,
+    encode_tlv,
     encrypt_nonce,
     generate_key_pair,
     generic_mapping,
     key_agreement,
     nonce_length,
+    pace_password_key,
+    parse_one,
 )
-from mrtd._sm import SessionKeys
-from mrtd._tlv import encode_tlv, parse_one
 
 Rng = Callable[[int], bytes]
 _SUITE = CipherSuite.AES128

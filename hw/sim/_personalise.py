@@ -22,10 +22,18 @@ from hw.sim._faults import ChipFaults, Fault
 from hw.sim._pki import TestPki, derive_ec_key, make_csca, sign_sod
 from hw.sim._population import Citizen
 from hw.sim._portrait import portrait_jpeg
-from mrtd._files import FileId
-from mrtd._mrz import check_digit
-from mrtd._oids import ECDSA_PLAIN_SIGNATURES, ID_AA, ID_CA_ECDH, ID_PACE_ECDH_GM, ID_PK_ECDH, ID_TA, encode_oid
-from mrtd._tlv import encode_tlv
+from mrtd import (
+    ECDSA_PLAIN_SIGNATURES,
+    ID_AA,
+    ID_CA_ECDH,
+    ID_PACE_ECDH_GM,
+    ID_PK_ECDH,
+    ID_TA,
+    FileId,
+    check_digit,
+    encode_oid,
+    encode_tlv,
+)
 
 # DG13's envelope: version 1 and the OID 1.0.10646.1.0.8 (ISO/IEC 10646, UTF-8) that real cards carry.
 DG13_OID = "1.0.10646.1.0.8"
@@ -245,14 +253,14 @@ class CardProfile:
     ``mrz`` and ``can`` are the chip's own access secrets (they differ from the printed ones under the wrong-key
     fault); ``trusted_csca`` is the certificate a terminal should trust for this card's issuer (under the
     foreign-CSCA fault, the DSC chains to another CSCA). ``aa_key`` and ``ca_key`` are what the chip answers with
-    (another key than DG15/DG14 hold for a clone).
+    (another key than DG15/DG14 hold for a clone; None: the chip has no such key).
     """
 
     citizen: Citizen
     files: Mapping[FileId, bytes]
     mrz: tuple[str, str, str]
     can: str
-    aa_key: AaKey
+    aa_key: AaKey | None
     ca_key: ec.EllipticCurvePrivateKey | None
     trusted_csca: x509.Certificate
     faults: ChipFaults = field(default_factory=ChipFaults)
@@ -283,7 +291,8 @@ def personalise(
 
     ``pki`` is the issuer (a new one from ``seed`` when None); ``seed`` also derives the chip's own keys, so the same
     seed gives the same card. ``aa_algorithm`` is ``ec`` (ECDSA brainpoolP256r1, plain signatures) or ``rsa``
-    (RSA-1024, ISO/IEC 9796-2). ``portrait_size`` fixes the JPEG's size in bytes (None: whatever it compresses to).
+    (RSA-1024, ISO/IEC 9796-2); the no-active-auth fault leaves it out. ``portrait_size`` fixes the JPEG's size in
+    bytes (None: whatever it compresses to).
     """
     faults = faults or ChipFaults()
     if citizen.date_of_issue is None:
@@ -308,16 +317,21 @@ def personalise(
     ca_key = derive_ec_key(key_seed, "ca", CA_CURVE) if with_chip_auth else None
     with_pace = Fault.NO_PACE not in faults
 
+    with_active_auth = Fault.NO_ACTIVE_AUTH not in faults
+
     printed = td1_mrz(citizen)
     files: dict[FileId, bytes] = {
         FileId.DG1: encode_dg1(printed),
         FileId.DG2: _dg2(citizen, portrait_size),
         FileId.DG13: encode_dg13(citizen),
         FileId.DG14: encode_dg14(
-            ca_public=ca_key.public_key() if ca_key else None, aa_is_ec=aa_algorithm == "ec", with_pace=with_pace
+            ca_public=ca_key.public_key() if ca_key else None,
+            aa_is_ec=with_active_auth and aa_algorithm == "ec",
+            with_pace=with_pace,
         ),
-        FileId.DG15: encode_dg15(aa_key.public_key()),
     }
+    if with_active_auth:
+        files[FileId.DG15] = encode_dg15(aa_key.public_key())
     data_groups = [f for f in FileId if f in files]
     sod = sign_sod({f.dg_number or 0: files[f] for f in data_groups}, dsc_key=pki.dsc_key, dsc_cert=pki.dsc_cert)
     files[FileId.COM] = encode_com(data_groups)
@@ -326,6 +340,10 @@ def personalise(
         files[FileId.CARD_ACCESS] = encode_card_access(with_chip_auth=with_chip_auth)
     if Fault.CHANGED_DG in faults:
         files[FileId.DG13] = encode_dg13(dataclasses.replace(citizen, full_name=_altered_name(citizen.full_name)))
+    if Fault.HIDDEN_KEYS in faults:
+        # A copy of the signed files without the two that hold public keys the copier has no private keys for.
+        del files[FileId.DG14]
+        files.pop(FileId.DG15, None)
 
     chip_mrz, can = printed, citizen.can
     if Fault.WRONG_KEY in faults:
@@ -342,7 +360,9 @@ def personalise(
             else rsa.generate_private_key(public_exponent=65537, key_size=RSA_AA_BITS)
         )
         ca_key = derive_ec_key(clone_seed, "ca", CA_CURVE) if ca_key is not None else None
-    return CardProfile(citizen, files, chip_mrz, can, aa_key, ca_key, trusted_csca, faults)
+    return CardProfile(
+        citizen, files, chip_mrz, can, aa_key if with_active_auth else None, ca_key, trusted_csca, faults
+    )
 
 
 def _portrait_seed(citizen: Citizen) -> int:

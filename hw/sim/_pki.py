@@ -19,9 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from mrtd._curves import curve_by_name
-from mrtd._oids import ID_LDS_SECURITY_OBJECT, encode_integer, encode_oid
-from mrtd._tlv import encode_tlv
+from mrtd import ID_LDS_SECURITY_OBJECT, curve_by_name, encode_integer, encode_oid, encode_tlv
 
 _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "secp256r1": ec.SECP256R1,

@@ -1,11 +1,16 @@
 """A synthetic population of Vietnamese citizens, consistent enough to stand in for the real one in tests and demos.
 
 Every record follows the real structure: the 12-digit personal ID is the 3-digit code of the province where the birth
-was registered, the century/sex digit, the last two digits of the birth year and six serial digits (Thông tư
-59/2021/TT-BCA Art. 4); households have one head (chủ hộ) and members whose names, parents and spouses agree with each
-other; some adults hold an old 9-digit CMND number, nobody born after 2007 does; cards are issued from 2021 (chip cards)
-and expire on the 25th, 40th or 60th birthday, or never, by the renewal rule. Names and addresses carry Vietnamese
-diacritics, normalised to NFC. Everything is drawn from one seeded generator, so a seed always gives the same people.
+was registered, the century/sex digit, the last two digits of the birth year and six serial digits (built by
+``mrtd.cccd_id_number``, the rule the terminal's QR validator checks); households have one head (chủ hộ) and members
+whose names, parents and spouses agree with each other; some adults hold an old 9-digit CMND number, nobody born after
+2007 does; cards are issued from 2021 (chip cards) and expire on the 25th, 40th or 60th birthday, or never, by the
+renewal rule (``mrtd.expiry_candidates``, the one the terminal uses to open the chip). Names and addresses carry
+Vietnamese diacritics, normalised to NFC. Everything is drawn from one seeded generator, so a seed always gives the
+same people.
+
+The name and place lists, the address format and the QR text are public: the synthetic QR-code corpus
+(``hw.synthetic_citizen``) draws from them too.
 """
 
 from __future__ import annotations
@@ -17,13 +22,12 @@ import random
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Protocol
 
-Sex = Literal["M", "F"]
+from mrtd import PROVINCE_CODES, Sex, cccd_id_number, expiry_candidates
 
 # Population registry and chip-card facts the generator obeys.
 CHIP_CARD_START: Final = dt.date(2021, 1, 15)  # first chip-based CCCDs
-IDENTIFICATION_LAW_START: Final = dt.date(2024, 7, 1)  # thẻ Căn cước: renewal at 14 added
 LAST_CMND_BIRTH_YEAR: Final = 2007  # CMND were issued from age 14 until 2021
 DEFAULT_REFERENCE_DATE: Final = dt.date(2025, 12, 1)
 
@@ -39,20 +43,35 @@ class Relation(enum.StrEnum):
     MOTHER = "Mẹ"
 
 
+# Hà Nội, Hải Phòng, Đà Nẵng, Hồ Chí Minh, Cần Thơ: the centrally-run cities (thành phố trực thuộc trung ương).
+_CENTRAL_CITIES: Final = frozenset({"001", "031", "048", "079", "092"})
+
+
 @dataclass(frozen=True, slots=True)
 class Province:
     code: str
-    name: str
     # district -> communes/wards
     districts: Mapping[str, tuple[str, ...]]
     ethnicities: tuple[str, ...] = ("Kinh",)
 
+    def __post_init__(self) -> None:
+        if self.code not in PROVINCE_CODES:
+            raise ValueError(f"{self.code!r} is not a province code")
 
-# Real province codes (Thông tư 07/2016/TT-BCA, Phụ lục I) with a few real districts and wards each.
+    @property
+    def name(self) -> str:
+        return PROVINCE_CODES[self.code]
+
+    @property
+    def title(self) -> str:
+        """The name as addresses write it in full: ``Thành phố`` for the five centrally-run cities, else ``Tỉnh``."""
+        return f"{'Thành phố' if self.code in _CENTRAL_CITIES else 'Tỉnh'} {self.name}"
+
+
+# Real province codes (mrtd.PROVINCE_CODES) with a few real districts and wards each.
 PROVINCES: Final[tuple[Province, ...]] = (
     Province(
         "001",
-        "Hà Nội",
         {
             "Quận Cầu Giấy": ("Phường Dịch Vọng", "Phường Quan Hoa", "Phường Nghĩa Đô"),
             "Quận Đống Đa": ("Phường Láng Hạ", "Phường Kim Liên", "Phường Ô Chợ Dừa"),
@@ -61,7 +80,6 @@ PROVINCES: Final[tuple[Province, ...]] = (
     ),
     Province(
         "079",
-        "Hồ Chí Minh",
         {
             "Quận 3": ("Phường Võ Thị Sáu", "Phường 9"),
             "Quận Bình Thạnh": ("Phường 25", "Phường 14"),
@@ -69,45 +87,39 @@ PROVINCES: Final[tuple[Province, ...]] = (
         },
         ("Kinh", "Kinh", "Kinh", "Hoa"),
     ),
-    Province("031", "Hải Phòng", {"Quận Lê Chân": ("Phường An Biên",), "Quận Ngô Quyền": ("Phường Lạch Tray",)}),
+    Province("031", {"Quận Lê Chân": ("Phường An Biên",), "Quận Ngô Quyền": ("Phường Lạch Tray",)}),
     Province(
         "048",
-        "Đà Nẵng",
         {"Quận Hải Châu": ("Phường Thạch Thang", "Phường Hòa Cường Bắc"), "Quận Sơn Trà": ("Phường An Hải Bắc",)},
     ),
-    Province("092", "Cần Thơ", {"Quận Ninh Kiều": ("Phường An Hòa", "Phường Xuân Khánh")}),
+    Province("092", {"Quận Ninh Kiều": ("Phường An Hòa", "Phường Xuân Khánh")}),
     Province(
         "036",
-        "Nam Định",
         {"Huyện Hải Hậu": ("Xã Hải Minh", "Xã Hải Anh"), "Thành phố Nam Định": ("Phường Trần Hưng Đạo",)},
     ),
-    Province("038", "Thanh Hóa", {"Huyện Hoằng Hóa": ("Xã Hoằng Đạo",), "Thành phố Thanh Hóa": ("Phường Điện Biên",)}),
-    Province("040", "Nghệ An", {"Huyện Nghi Lộc": ("Xã Nghi Phong",), "Thành phố Vinh": ("Phường Hưng Bình",)}),
-    Province("046", "Thừa Thiên Huế", {"Thành phố Huế": ("Phường Phú Hội", "Phường Vĩnh Ninh")}),
+    Province("038", {"Huyện Hoằng Hóa": ("Xã Hoằng Đạo",), "Thành phố Thanh Hóa": ("Phường Điện Biên",)}),
+    Province("040", {"Huyện Nghi Lộc": ("Xã Nghi Phong",), "Thành phố Vinh": ("Phường Hưng Bình",)}),
+    Province("046", {"Thành phố Huế": ("Phường Phú Hội", "Phường Vĩnh Ninh")}),
     Province(
         "066",
-        "Đắk Lắk",
         {"Thành phố Buôn Ma Thuột": ("Phường Tân Lợi",), "Huyện Krông Pắc": ("Xã Ea Phê",)},
         ("Kinh", "Kinh", "Ê Đê"),
     ),
     Province(
         "089",
-        "An Giang",
         {"Thành phố Long Xuyên": ("Phường Mỹ Bình",), "Huyện Chợ Mới": ("Xã Kiến An",)},
         ("Kinh", "Kinh", "Chăm"),
     ),
-    Province("094", "Sóc Trăng", {"Huyện Mỹ Xuyên": ("Xã Đại Tâm",)}, ("Kinh", "Khmer")),
+    Province("094", {"Huyện Mỹ Xuyên": ("Xã Đại Tâm",)}, ("Kinh", "Khmer")),
     Province(
         "010",
-        "Lào Cai",
         {"Thị xã Sa Pa": ("Phường Sa Pa",), "Huyện Bát Xát": ("Xã Quang Kim",)},
         ("Kinh", "Mông", "Tày"),
     ),
-    Province("004", "Cao Bằng", {"Huyện Hòa An": ("Xã Hồng Việt",)}, ("Tày", "Nùng", "Kinh")),
+    Province("004", {"Huyện Hòa An": ("Xã Hồng Việt",)}, ("Tày", "Nùng", "Kinh")),
 )
-_BY_CODE: Final = {p.code: p for p in PROVINCES}
 
-_SURNAMES: Final[dict[str, tuple[str, ...]]] = {
+SURNAMES: Final[Mapping[str, tuple[str, ...]]] = {
     "Kinh": (
         "Nguyễn",
         "Nguyễn",
@@ -140,11 +152,12 @@ _SURNAMES: Final[dict[str, tuple[str, ...]]] = {
     "Chăm": ("Từ", "Mã", "Châu"),
     "Ê Đê": ("Niê", "Mlô", "Ksor"),
 }
-_MIDDLE: Final[dict[Sex, tuple[str, ...]]] = {
+"""Family names by ethnicity (Kinh also for any other)."""
+MIDDLE_NAMES: Final[Mapping[Sex, tuple[str, ...]]] = {
     "M": ("Văn", "Văn", "Hữu", "Đức", "Minh", "Quang", "Thành", "Công", "Xuân", "Ngọc", "Gia"),
     "F": ("Thị", "Thị", "Thị", "Ngọc", "Thu", "Thanh", "Kim", "Mai", "Phương", "Hồng", "Bảo"),
 }
-_GIVEN: Final[dict[Sex, tuple[str, ...]]] = {
+GIVEN_NAMES: Final[Mapping[Sex, tuple[str, ...]]] = {
     "M": (
         "An",
         "Bình",
@@ -209,8 +222,8 @@ _MARK_PLACES: Final = (
     "dưới sau dái tai phải",
     "trên trước cằm",
 )
-_VILLAGE_WORDS: Final = ("Thôn Đông", "Thôn Nam", "Xóm 3", "Xóm 7", "Ấp Bình An", "Tổ 12", "Khu phố 4")
-_STREETS: Final = ("Trần Phú", "Lê Lợi", "Nguyễn Trãi", "Hai Bà Trưng", "Quang Trung", "Lý Thường Kiệt")
+VILLAGES: Final = ("Thôn Đông", "Thôn Nam", "Xóm 3", "Xóm 7", "Ấp Bình An", "Tổ 12", "Khu phố 4")
+STREETS: Final = ("Trần Phú", "Lê Lợi", "Nguyễn Trãi", "Hai Bà Trưng", "Quang Trung", "Lý Thường Kiệt")
 
 
 def nfc(text: str) -> str:
@@ -385,27 +398,24 @@ def add_years(day: dt.date, years: int) -> dt.date:
 
 
 def card_expiry(date_of_birth: dt.date, date_of_issue: dt.date) -> dt.date | None:
-    """The expiry date the renewal rule gives a card issued on ``date_of_issue`` (None: no expiry).
+    """The expiry date the renewal rule gives a card issued on ``date_of_issue`` (None: no expiry): the statutory
+    date, which is the first of the candidates a terminal tries (``mrtd.expiry_candidates``).
 
     The card expires on the first renewal birthday (25, 40, 60; also 14 for cards issued under the 2023 Law on
     Identification) after issue, but a card issued within the two years before a renewal age stays valid until the
     next one; from 58 on, a card never expires.
     """
-    ages = (14, 25, 40, 60) if date_of_issue >= IDENTIFICATION_LAW_START else (25, 40, 60)
-    upcoming = [add_years(date_of_birth, age) for age in ages if add_years(date_of_birth, age) > date_of_issue]
-    for milestone in upcoming:
-        if date_of_issue < add_years(milestone, -2):
-            return milestone
-    return None
+    return expiry_candidates(date_of_birth, issued=date_of_issue)[0]
 
 
-def _random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
+def random_date(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
+    """A day from ``start`` to ``end``, both included (``start`` when the range is empty)."""
     span = (end - start).days
     return start + dt.timedelta(days=rng.randint(0, max(span, 0)))
 
 
 def _birth_date(rng: random.Random, year: int) -> dt.date:
-    return _random_date(rng, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    return random_date(rng, dt.date(year, 1, 1), dt.date(year, 12, 31))
 
 
 def _issue_date(rng: random.Random, born: dt.date, today: dt.date) -> dt.date | None:
@@ -413,7 +423,7 @@ def _issue_date(rng: random.Random, born: dt.date, today: dt.date) -> dt.date | 
     eligible = max(add_years(born, 14), CHIP_CARD_START)
     if eligible > today:
         return None
-    issued = _random_date(rng, eligible, min(today, eligible + dt.timedelta(days=900)))
+    issued = random_date(rng, eligible, min(today, eligible + dt.timedelta(days=900)))
     while True:
         expiry = card_expiry(born, issued)
         if expiry is None or expiry > today:
@@ -426,23 +436,36 @@ def _issue_date(rng: random.Random, born: dt.date, today: dt.date) -> dt.date | 
 
 
 def _given_and_middle(rng: random.Random, sex: Sex) -> str:
-    return f"{rng.choice(_MIDDLE[sex])} {rng.choice(_GIVEN[sex])}"
+    return f"{rng.choice(MIDDLE_NAMES[sex])} {rng.choice(GIVEN_NAMES[sex])}"
 
 
 def _surname(rng: random.Random, ethnicity: str) -> str:
-    return rng.choice(_SURNAMES.get(ethnicity, _SURNAMES["Kinh"]))
+    return rng.choice(SURNAMES.get(ethnicity, SURNAMES["Kinh"]))
 
 
-def _place(rng: random.Random, province: Province) -> str:
+def _place(rng: random.Random, province: Province, *, formal: bool = False) -> str:
     district = rng.choice(sorted(province.districts))
     commune = rng.choice(province.districts[district])
-    return f"{commune}, {district}, {province.name}"
+    return f"{commune}, {district}, {province.title if formal else province.name}"
 
 
-def _address(rng: random.Random, province: Province) -> str:
+def residence_address(rng: random.Random, province: Province, *, long: bool = False) -> str:
+    """A street or village address in a real district and ward of ``province``.
+
+    ``long`` writes it the way the longest real addresses are written (lane numbers, ngõ/ngách, tổ and khu phố, the
+    province's full title): the QR-code corpus needs them, since they make the densest symbols.
+    """
     street = rng.random() < 0.5
-    head = f"Số {rng.randint(1, 250)} {rng.choice(_STREETS)}" if street else rng.choice(_VILLAGE_WORDS)
-    return f"{head}, {_place(rng, province)}"
+    if not long:
+        head = f"Số {rng.randint(1, 250)} {rng.choice(STREETS)}" if street else rng.choice(VILLAGES)
+        return f"{head}, {_place(rng, province)}"
+    if street:
+        number = f"{rng.randint(1, 399)}/{rng.randint(1, 99)}/{rng.randint(1, 30)}"
+        head = f"Số {number}, Đường {rng.choice(STREETS)}, Tổ {rng.randint(1, 40)}, Khu phố {rng.randint(1, 12)}"
+    else:
+        lane = f"Số nhà {rng.randint(1, 250)}, ngõ {rng.randint(1, 120)}, ngách {rng.randint(1, 60)}"
+        head = f"{lane}, {rng.choice(VILLAGES)}"
+    return f"{head}, {_place(rng, province, formal=True)}"
 
 
 def _marks(rng: random.Random) -> str:
@@ -451,6 +474,11 @@ def _marks(rng: random.Random) -> str:
 
 
 # --- the generator -----------------------------------------------------------------------------------------------
+
+
+def cmnd_number(rng: random.Random) -> str:
+    """A 9-digit old ID (CMND) number: a 2-digit issuing-office code, then 7 serial digits."""
+    return f"{rng.randint(1, 38):02d}{rng.randint(0, 9_999_999):07d}"
 
 
 class _Draw:
@@ -462,16 +490,15 @@ class _Draw:
         self.cmnds: set[str] = set()
 
     def id_number(self, province: Province, born: dt.date, sex: Sex) -> str:
-        century_digit = 2 * ((born.year - 1900) // 100) + (0 if sex == "M" else 1)
         while True:
-            candidate = f"{province.code}{century_digit}{born.year % 100:02d}{self.rng.randint(0, 999_999):06d}"
+            candidate = cccd_id_number(province.code, born, sex, self.rng.randint(0, 999_999))
             if candidate not in self.ids:
                 self.ids.add(candidate)
                 return candidate
 
     def cmnd(self) -> str:
         while True:
-            candidate = f"{self.rng.randint(1, 38):02d}{self.rng.randint(0, 9_999_999):07d}"
+            candidate = cmnd_number(self.rng)
             if candidate not in self.cmnds:
                 self.cmnds.add(candidate)
                 return candidate
@@ -511,7 +538,7 @@ def generate_population(count: int, *, seed: int = 0, reference_date: dt.date = 
         number += 1
         members = _draft_household(rng, reference_date)[: count - len(citizens)]
         household_id = f"HGD{seed % 1000:03d}{number:06d}"
-        address = _address(rng, members[0].province)
+        address = residence_address(rng, members[0].province)
         frozen = _freeze(
             rng, draw=draw, members=members, household_id=household_id, address=address, today=reference_date
         )
@@ -649,11 +676,6 @@ def _parent_name(rng: random.Random, person: _Person, sex: Sex) -> str | None:
     return f"{surname} {_given_and_middle(rng, sex)}"
 
 
-def province_name(code: str) -> str | None:
-    province = _BY_CODE.get(code)
-    return province.name if province else None
-
-
 def citizen(seed: int = 0, *, index: int = 0, reference_date: dt.date = DEFAULT_REFERENCE_DATE) -> Citizen:
     """One card holder drawn from the population of ``seed`` (the ``index``-th holder)."""
     population = generate_population(max(8, 2 * (index + 1)), seed=seed, reference_date=reference_date)
@@ -664,18 +686,48 @@ def citizen(seed: int = 0, *, index: int = 0, reference_date: dt.date = DEFAULT_
     return holders[index]
 
 
-def qr_text(person: Citizen) -> str:
-    """The text of the QR code printed on the citizen's card (7 fields, ``|`` between them; cccd-spec §5)."""
-    if person.date_of_issue is None:
+class QrFields(Protocol):
+    """What a CCCD QR code prints about its holder (a :class:`Citizen` with a card has it)."""
+
+    @property
+    def id_number(self) -> str: ...
+    @property
+    def old_id_number(self) -> str | None: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def date_of_birth(self) -> dt.date: ...
+    @property
+    def sex(self) -> Sex: ...
+    @property
+    def place_of_residence(self) -> str: ...
+    @property
+    def date_of_issue(self) -> dt.date | None: ...
+
+
+def format_qr_text(holder: QrFields, *, field_count: int = 7, extra_fields: Sequence[str] = ()) -> str:
+    """The text of the QR code on ``holder``'s card (cccd-spec §5): 7 fields with ``|`` between them; 11 on 2024
+    cards (the 4 extra fields, empty when not given); 6 in the variant without the old-ID field."""
+    if holder.date_of_issue is None:
         raise ValueError("this citizen holds no card")
-    return "|".join(
-        (
-            person.id_number,
-            person.old_id_number or "",
-            person.full_name,
-            person.date_of_birth.strftime("%d%m%Y"),
-            "Nam" if person.sex == "M" else "Nữ",
-            person.place_of_residence,
-            person.date_of_issue.strftime("%d%m%Y"),
-        )
-    )
+    parts = [
+        holder.id_number,
+        holder.old_id_number or "",
+        holder.full_name,
+        holder.date_of_birth.strftime("%d%m%Y"),
+        "Nam" if holder.sex == "M" else "Nữ",
+        holder.place_of_residence,
+        holder.date_of_issue.strftime("%d%m%Y"),
+    ]
+    if field_count == 6:
+        del parts[1]
+    elif field_count == 11:
+        parts.extend((*extra_fields, "", "", "", "")[:4])
+    elif field_count != 7:
+        raise ValueError("a CCCD QR has 6, 7 or 11 fields")
+    return "|".join(parts)
+
+
+def qr_text(person: Citizen) -> str:
+    """The text of the QR code printed on the citizen's card (the 7-field form)."""
+    return format_qr_text(person)

@@ -9,18 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import (
-    NO_EXPIRY_MRZ,
-    PROVINCE_CODES,
-    CccdQr,
-    CccdQrError,
-    QrForm,
-    QrRejectReason,
-    expiry_candidates,
-    id_century_sex,
-    parse_cccd_qr,
-)
-from mrtd import Sex
+from agent import CccdQr, CccdQrError, QrForm, QrRejectReason, parse_cccd_qr
+from mrtd import NO_EXPIRY, PROVINCE_CODES, Sex, id_century_sex
 
 TODAY = dt.date(2026, 1, 1)
 # The worked example of ../shared/reference/deps.md §5 (fictitious person): 117 characters, 140 UTF-8 bytes.
@@ -101,25 +91,6 @@ def test_female_holder_and_sex_spellings() -> None:
 
 def test_surrounding_whitespace_and_bom_are_ignored() -> None:
     assert parse("\ufeff" + SAMPLE + "\r\n") == parse(SAMPLE)
-
-
-@pytest.mark.parametrize(
-    ("digit", "century", "sex"),
-    # Thông tư 07/2016/TT-BCA Art. 7: 20th century male 0 / female 1, 21st 2/3, 22nd 4/5, 23rd 6/7, 24th 8/9.
-    [(0, 1900, "M"), (1, 1900, "F"), (2, 2000, "M"), (3, 2000, "F"), (4, 2100, "M"), (5, 2100, "F"), (8, 2300, "M")],
-)
-def test_century_sex_digit(digit: int, century: int, sex: str) -> None:
-    assert id_century_sex(digit) == (century, sex)
-
-
-def test_the_sixty_three_province_codes() -> None:
-    assert len(PROVINCE_CODES) == 63
-    assert PROVINCE_CODES["001"] == "Hà Nội"
-    assert PROVINCE_CODES["079"] == "Hồ Chí Minh"
-    assert PROVINCE_CODES["096"] == "Cà Mau"
-    # Codes skipped by the official list (odd gaps of the 2004 administrative code table) are not provinces.
-    for missing in ("000", "003", "005", "013", "016", "097", "099"):
-        assert missing not in PROVINCE_CODES
 
 
 @pytest.mark.parametrize(
@@ -241,6 +212,16 @@ def test_can_and_bac_document_number_come_from_the_id() -> None:
     assert (first.document_number, first.date_of_birth) == ("099012345", "990101")
 
 
+def qr_of(born: dt.date, issued: dt.date) -> CccdQr:
+    """A QR of someone born on ``born`` whose card was issued on ``issued`` (only the dates matter here)."""
+    return CccdQr("001099012345", None, "Nguyễn Văn An", born, "M", "Hà Nội", issued, QrForm.CCCD_2021)
+
+
+def expiry_candidates(born: dt.date, issued: dt.date) -> tuple[dt.date | None, ...]:
+    """The expiry dates the terminal derives from a QR to open the chip."""
+    return qr_of(born, issued).chip_access().expiry_candidates
+
+
 @pytest.mark.parametrize(
     ("born", "issued", "expected_first"),
     [
@@ -267,6 +248,9 @@ def test_expiry_candidates_follow_the_renewal_ages(
 ) -> None:
     candidates = expiry_candidates(born, issued)
     assert candidates[0] == expected_first
+    assert [b.date_of_expiry for b in qr_of(born, issued).chip_access().bac_inputs()] == [
+        "991231" if day is None else day.strftime("%y%m%d") for day in candidates
+    ]
     assert len(set(candidates)) == len(candidates)
     assert all(candidate is None or candidate > issued for candidate in candidates)
     # Every renewal birthday after the issue date, and "no expiry", are among the candidates.
@@ -286,7 +270,7 @@ def test_grace_reading_lists_the_plain_reading_second() -> None:
 def test_bac_expiry_of_a_card_without_expiry_is_991231() -> None:
     qr = parse("001060012345||Phạm Văn Lão|07071960|Nam|Hà Nội|01072021")
     bac = qr.chip_access().bac_inputs()
-    assert bac[0].date_of_expiry == NO_EXPIRY_MRZ == "991231"
+    assert bac[0].date_of_expiry == NO_EXPIRY == "991231"
     assert bac[0].date_of_birth == "600707"
 
 

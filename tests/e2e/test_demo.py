@@ -17,6 +17,7 @@ EXPECTED = {
     "genuine card (PACE)": ("genuine", "PACE"),
     "older card without PACE (BAC)": ("genuine", "BAC"),
     "clone: copied files, other chip keys": ("not_genuine", "PACE"),
+    "clone hiding its key files (DG14, DG15)": ("not_genuine", "PACE"),
     "DG13 changed after signing": ("not_genuine", "PACE"),
     "signed under an unknown CSCA": ("not_genuine", "PACE"),
 }
@@ -29,6 +30,7 @@ def check(document: dict[str, object]) -> None:
     assert {r["scenario"]: (r["verdict"], r["session"]["protocol"]) for r in results} == EXPECTED
     reasons = {r["scenario"]: r["reasons"] for r in results}
     assert "aa_signature_invalid" in reasons["clone: copied files, other chip keys"]
+    assert reasons["clone hiding its key files (DG14, DG15)"] == ["aa_key_missing", "ca_key_missing"]
     assert "dg_hash_mismatch:DG13" in reasons["DG13 changed after signing"]
     assert "csca_not_found" in reasons["signed under an unknown CSCA"]
 

@@ -13,6 +13,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -131,7 +132,11 @@ def test_can_and_qr_text(slot: VpcdCard, pki: TestPki, trust_file: Path) -> None
     assert "PACE" in out
     code, out, _ = run("--qr-text", qr_text(profile.citizen), "--trust", str(trust_file), "--json")
     assert code == 0
-    assert json.loads(out)["holder"]["id_number"] == profile.citizen.id_number
+    document = json.loads(out)
+    assert document["holder"]["id_number"] == profile.citizen.id_number
+    # ``cccd`` composes agent's cross-check in: the QR is compared with the chip, field by field.
+    assert document["checks"]["qr_match"]["status"] == "pass"
+    assert document["checks"]["qr_match"]["fields"]["full_name"] == "match"
 
 
 def test_old_card_opens_with_bac_from_the_mrz(slot: VpcdCard, pki: TestPki, trust_file: Path) -> None:
@@ -244,24 +249,33 @@ def test_independent_bac_card_with_openssl_sod(slot: VpcdCard, pki: TestPki, tmp
     base = card(pki, "no-pace", index=6)
     profile, csca = openssl_signed_card(base, tmp_path)
     person = profile.citizen
-    play(slot, profile)
-    code, out, _ = run(
-        "--id", person.id_number, "--dob", person.date_of_birth.isoformat(), "--trust", str(csca), "--json"
-    )
-    assert code == 0, out
-    document = json.loads(out)
+
+    def read_as_operator(chip: CardProfile) -> tuple[int, dict[str, Any]]:
+        play(slot, chip)
+        code, out, _ = run("--id", person.id_number, "--dob", person.date_of_birth.isoformat(),
+                           "--trust", str(csca), "--json")  # fmt: skip
+        return code, json.loads(out)
+
+    code, document = read_as_operator(profile)
+    assert code == 0, document
     assert document["verdict"] == "genuine"
     assert document["session"]["protocol"] == "BAC"
     assert document["checks"]["active_auth"]["status"] == "pass"
     assert document["checks"]["chip_auth"]["status"] == "skipped"
     assert document["holder"]["full_name"] == person.full_name
     # The same card cloned: its files copied onto a chip that signs with another RSA key.
-    clone = dataclasses.replace(profile, aa_key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    play(slot, clone)
-    code, out, _ = run(
-        "--id", person.id_number, "--dob", person.date_of_birth.isoformat(), "--trust", str(csca), "--json"
+    code, document = read_as_operator(
+        dataclasses.replace(profile, aa_key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
     )
     assert code == 1
-    document = json.loads(out)
     assert document["verdict"] == "not_genuine"
     assert document["checks"]["active_auth"]["status"] == "fail"
+    assert "aa_signature_invalid" in document["reasons"]
+    # A clone that simply leaves DG15 out (its chip answers 6A82): the SOD still lists it, so this is no genuine card.
+    code, document = read_as_operator(
+        dataclasses.replace(profile, files={f: d for f, d in profile.files.items() if f is not FileId.DG15})
+    )
+    assert code == 1
+    assert document["verdict"] == "not_genuine"
+    assert document["reasons"] == ["aa_key_missing"]
+    assert document["checks"]["dg_hashes"]["status"] == "pass"

@@ -13,11 +13,7 @@ from hw import CardRemoved, MemoryReader, NoCard
 from hw._reader_session import keys_from_id, read_and_verify
 from hw.sim import ChipFaults, ChipRemoved, TestPki, VirtualChip, citizen, personalise
 from hw.sim._personalise import CardProfile
-from mrtd._access_keys import Can
-from mrtd._apdu import CommandAPDU, ResponseAPDU
-from mrtd._errors import WrongAccessKey
-from mrtd._files import FileId
-from mrtd._trust_store import TrustStore
+from mrtd import Can, CommandAPDU, FileId, FileStatus, ResponseAPDU, TrustStore, WrongAccessKey
 
 NOW = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
 
@@ -82,6 +78,8 @@ async def test_small_le_chip_costs_more_commands(pki: TestPki, store: TrustStore
     [
         (("clone",), "aa_signature_invalid"),
         (("clone", "no-pace"), "aa_signature_invalid"),
+        (("hidden-keys",), "aa_key_missing"),
+        (("hidden-keys", "no-pace"), "ca_key_missing"),
         (("changed-dg",), "dg_hash_mismatch:DG13"),
         (("foreign-csca",), "csca_not_found"),
         (("expired-dsc",), "dsc_expired"),
@@ -96,6 +94,29 @@ async def test_forgeries_are_not_genuine(pki: TestPki, store: TrustStore, faults
 async def test_clone_also_fails_chip_authentication(pki: TestPki, store: TrustStore) -> None:
     report = (await read(make(pki, "clone"), store)).report
     assert report.checks["chip_auth"].reason == "ca_failed"
+
+
+async def test_a_chip_hiding_its_key_files_is_a_clone(pki: TestPki, store: TrustStore) -> None:
+    # Every file it returns is signed and unchanged; the SOD lists DG14 and DG15, the chip answers 6A82 for both.
+    verification = await read(make(pki, "hidden-keys"), store)
+    assert verification.result.file_status[FileId.DG14] is FileStatus.ABSENT
+    assert verification.result.file_status[FileId.DG15] is FileStatus.ABSENT
+    report = verification.report
+    assert report.checks["dg_hashes"].ok
+    assert report.verdict.value == "not_genuine"
+    assert report.reasons == ("aa_key_missing", "ca_key_missing")
+
+
+async def test_a_chip_with_no_key_at_all_proves_nothing(pki: TestPki, store: TrustStore) -> None:
+    # A card issued without active or chip authentication: the data is signed, but any chip could carry it.
+    profile = make(pki, "no-active-auth", "no-chip-auth")
+    assert FileId.DG15 not in profile.files
+    report = (await read(profile, store)).report
+    assert report.checks["dg_hashes"].ok
+    assert report.checks["active_auth"].reason == "aa_not_available"
+    assert report.checks["chip_auth"].reason == "ca_not_available"
+    assert report.verdict.value == "incomplete"
+    assert report.reasons == ("chip_not_authenticated",)
 
 
 async def test_wrong_key_and_removed_card(pki: TestPki, store: TrustStore) -> None:
@@ -128,6 +149,7 @@ async def test_a_chip_that_will_not_sign_is_not_genuine(pki: TestPki, store: Tru
     verification = await read_and_verify(MemoryReader(_SilentOnAA(profile)), keys, trust_store=store, at=NOW)
     assert verification.report.verdict.value == "not_genuine"
     assert verification.report.checks["active_auth"].reason == "aa_refused"
+    assert verification.report.reasons == ("aa_refused",)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ import unicodedata
 
 import pytest
 
-from agent._cccd_qr import PROVINCE_CODES, id_century_sex
-from agent._cccd_qr import expiry_candidates as qr_expiry_candidates
-from hw.sim import Citizen, Relation, card_expiry, generate_population
-from mrtd._access_keys import expiry_candidates
+from agent import parse_cccd_qr
+from hw.sim import Citizen, Relation, card_expiry, generate_population, qr_text
+from mrtd import PROVINCE_CODES, id_century_sex
 
 REFERENCE = dt.date(2025, 12, 1)
 
@@ -52,14 +51,42 @@ def test_card_dates_follow_the_renewal_rule(population) -> None:  # type: ignore
         assert person.age_on(person.date_of_issue) >= 14
         assert dt.date(2021, 1, 1) <= person.date_of_issue <= REFERENCE
         assert person.date_of_expiry is None or person.date_of_expiry > REFERENCE
-        # The statutory date is the first candidate of both independent implementations of the rule.
-        assert qr_expiry_candidates(person.date_of_birth, person.date_of_issue)[0] == person.date_of_expiry
-        assert expiry_candidates(person.date_of_birth, issued=person.date_of_issue)[0] == person.date_of_expiry
+        _assert_renewal_rule(person.date_of_birth, person.date_of_issue, person.date_of_expiry)
+        # The terminal opens the chip from the QR alone: the card's real expiry is among the dates it tries.
+        access = parse_cccd_qr(qr_text(person), today=REFERENCE).chip_access()
+        assert person.date_of_expiry in access.expiry_candidates
         no_expiry += person.date_of_expiry is None
     assert 0 < no_expiry < len(holders) // 2
     for person in population:
         if not person.has_card:
             assert person.age_on(REFERENCE) < 14 or person.date_of_birth.year >= 2007
+
+
+def _assert_renewal_rule(born: dt.date, issued: dt.date, expiry: dt.date | None) -> None:
+    """The law's rule, stated as properties rather than as a second implementation (Luật CCCD 2014 Art. 21, Luật Căn
+    cước 2023 Art. 21): a card expires on a renewal birthday after its issue, never within the two years before one
+    it skipped, and never when issued within two years of 60."""
+    ages = (14, 25, 40, 60) if issued >= dt.date(2024, 7, 1) else (25, 40, 60)
+
+    def birthday(age: int) -> dt.date:
+        try:
+            return born.replace(year=born.year + age)
+        except ValueError:
+            return born.replace(year=born.year + age, day=28)
+
+    later = [age for age in ages if birthday(age) > issued]
+    if expiry is None:
+        # Only a card issued from two years before the 60th birthday on has no expiry.
+        assert issued >= birthday(58) or not later
+        return
+    age = next(a for a in ages if birthday(a) == expiry)
+    assert age in later
+    skipped = [a for a in later if a < age]
+    # A renewal birthday is skipped only when the card was issued within the two years before it.
+    assert all(issued >= birthday(a - 2) for a in skipped)
+    assert len(skipped) <= 1
+    if not skipped:
+        assert issued < birthday(age - 2)
 
 
 def test_renewal_rule_examples() -> None:

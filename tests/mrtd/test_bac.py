@@ -6,7 +6,7 @@ from apdu_script import ReplayRng, ScriptedCard
 from mrtd import CardError, ParseError, SecureMessagingError, WrongAccessKey
 from mrtd._access_keys import MrzKey
 from mrtd._apdu import CommandAPDU
-from mrtd._bac import initial_ssc, run_bac, seal, session_keys, unseal
+from mrtd._bac import bac_initial_ssc, bac_seal, bac_session_keys, bac_unseal, run_bac
 from mrtd._crypto import CipherSuite
 
 KEY = MrzKey("L898902C<", "690806", "940623")
@@ -43,15 +43,15 @@ async def test_bac_replays_appendix_d3_and_d4() -> None:
 def test_chip_side_pieces_of_appendix_d3() -> None:
     keys = KEY.bac_keys()
     s = bytes.fromhex(RND_IFD + "4608F91988702212" + K_IFD)
-    cryptogram = seal(keys, s)
+    cryptogram = bac_seal(keys, s)
     assert cryptogram.hex().upper() == EXTERNAL_AUTHENTICATE[0][10:-2]
-    assert unseal(keys, cryptogram) == s
+    assert bac_unseal(keys, cryptogram) == s
     k_ic = bytes.fromhex("0B4F80323EB3191CB04970CB4052790B")
     r = bytes.fromhex("4608F91988702212" + RND_IFD) + k_ic
-    assert seal(keys, r).hex().upper() == EXTERNAL_AUTHENTICATE[1][:-4]
-    session = session_keys(bytes.fromhex(K_IFD), k_ic)
+    assert bac_seal(keys, r).hex().upper() == EXTERNAL_AUTHENTICATE[1][:-4]
+    session = bac_session_keys(bytes.fromhex(K_IFD), k_ic)
     assert session.k_enc.hex().upper() == "979EC13B1CBFE9DCD01AB0FED307EAE5"
-    assert initial_ssc(bytes.fromhex("4608F91988702212"), bytes.fromhex(RND_IFD)) == 0x887022120C06C226
+    assert bac_initial_ssc(bytes.fromhex("4608F91988702212"), bytes.fromhex(RND_IFD)) == 0x887022120C06C226
 
 
 @pytest.mark.parametrize("sw", ["6300", "6988", "6982", "63C2"])
@@ -83,7 +83,7 @@ async def test_forged_answer_is_rejected() -> None:
 async def test_answer_with_other_challenges_is_rejected() -> None:
     # A correctly sealed answer that echoes a different RND.IFD (a replay from another session).
     keys = KEY.bac_keys()
-    other = seal(keys, bytes.fromhex("4608F91988702212" + "0000000000000000") + bytes(16))
+    other = bac_seal(keys, bytes.fromhex("4608F91988702212" + "0000000000000000") + bytes(16))
     card = ScriptedCard([GET_CHALLENGE, (EXTERNAL_AUTHENTICATE[0], other.hex() + "9000")])
     with pytest.raises(SecureMessagingError, match="echo"):
         await run_bac(card, KEY, rng=ReplayRng(RND_IFD, K_IFD))

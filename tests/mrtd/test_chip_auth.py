@@ -8,7 +8,15 @@ from apdu_script import ReplayRng
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mrtd import ChipAuthError, ParseError, ProtocolNotSupported, SecureMessagingError
+from mrtd import (
+    ID_CA_ECDH,
+    ID_PACE_ECDH_GM,
+    ChipAuthError,
+    ParseError,
+    ProtocolNotSupported,
+    SecureMessagingError,
+    protocol_cipher,
+)
 from mrtd._apdu import CommandAPDU, ResponseAPDU
 from mrtd._chip_auth import (
     ChipAuthenticationFailed,
@@ -173,3 +181,14 @@ async def test_dh_protocol_is_not_supported() -> None:
         await run_chip_authentication(
             channel, KEY_INFO, info=ChipAuthenticationInfo("0.4.0.127.0.7.2.2.3.1.2", 1, None), rng=ReplayRng()
         )
+
+
+def test_the_cipher_a_protocol_oid_names() -> None:
+    # BSI TR-03110 A.1.1: the last arc of a PACE or chip-authentication OID names the cipher.
+    expected = {1: CipherSuite.DES3, 2: CipherSuite.AES128, 3: CipherSuite.AES192, 4: CipherSuite.AES256}
+    for arc, suite in expected.items():
+        assert protocol_cipher(f"{ID_CA_ECDH}.{arc}") is suite
+        assert protocol_cipher(f"{ID_PACE_ECDH_GM}.{arc}") is suite
+    for unknown in (f"{ID_CA_ECDH}.5", f"{ID_CA_ECDH}.0", "0.4.0.127.0.7.2.2.3.2.x", "", f"{ID_CA_ECDH}.²"):
+        with pytest.raises(ProtocolNotSupported):
+            protocol_cipher(unknown)

@@ -118,6 +118,9 @@ def test_an_unknown_day_of_birth_keeps_the_text() -> None:
         ("15.01.1990", dt.date(1990, 1, 15)),
         ("1990-01-15", dt.date(1990, 1, 15)),
         ("1990/01/15", dt.date(1990, 1, 15)),
+        ("15011990", dt.date(1990, 1, 15)),  # the QR code's form
+        ("19900115", dt.date(1990, 1, 15)),
+        ("10122011", dt.date(2011, 12, 10)),  # both readings fit the pattern; only day-first is a date
         ("29/02/2000", dt.date(2000, 2, 29)),
         ("00/01/1990", None),
         ("1990", None),
@@ -127,10 +130,19 @@ def test_date_forms(text: str, expected: dt.date | None) -> None:
     assert parse_dg13_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["15/01/90", "15/01-1990", "31/02/1990", "1990-13-01", "ngày 15", "15011990"])
+@pytest.mark.parametrize("text", ["15/01/90", "15/01-1990", "31/02/1990", "1990-13-01", "ngày 15", "15131990"])
 def test_bad_dates_are_parse_errors(text: str) -> None:
     with pytest.raises(ParseError):
         parse_dg13_date(text)
+
+
+def test_an_unreadable_date_costs_only_that_field() -> None:
+    dg13 = parse_dg13(_envelope(_HEAD, tlv(0x31, _field(2, _utf8("Nguyễn Văn An")) + _field(3, _utf8("1/1/90")))))
+    assert dg13.full_name == "Nguyễn Văn An"
+    assert dg13.date_of_birth is None
+    assert dg13.date_of_birth_text == "1/1/90"
+    assert len(dg13.problems) == 1
+    assert "date of birth" in dg13.problems[0]
 
 
 def test_dg13_encoded_by_openssl(tmp_path: Path) -> None:
@@ -191,7 +203,6 @@ def _envelope(*items: bytes) -> bytes:
         _envelope(bytes.fromhex("020101" + "060180"), tlv(0x31, b"")),
         _envelope(_HEAD, tlv(0x31, b""), bytes.fromhex("020100")),
         _envelope(_HEAD, tlv(0x31, tlv(0x30, bytes.fromhex("020101" + "0201FF")))),
-        _envelope(_HEAD, tlv(0x31, _field(3, _utf8("1/1/90")))),
         _envelope(_HEAD, tlv(0x31, _field(1, _printable("1")) + _field(1, _printable("2")))),
         _envelope(_HEAD, tlv(0x31, _field(2, tlv(0x0C, b"\xc3\x28")))),
         _envelope(_HEAD, tlv(0x31, _field(0, _printable("x")))),

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,12 +11,18 @@ from hypothesis import strategies as st
 from openssl_dump import CITIZEN, Dump, build_dump, dg13_bytes, lds_security_object, make_authority, sign_sod
 from real_data import SOD_DIR, master_list_store
 
-from mrtd._aa_verify import ActiveAuthEvidence
-from mrtd._checks import Check, CheckStatus
-from mrtd._files import FileId
-from mrtd._report import Verdict, verify_document
-from mrtd._sod import parse_sod
-from mrtd._trust_store import TrustStore
+from mrtd import (
+    ActiveAuthEvidence,
+    Check,
+    CheckStatus,
+    FileId,
+    LiveSession,
+    TrustStore,
+    Verdict,
+    VerificationReport,
+    parse_sod,
+    verify_document,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,19 +121,164 @@ def test_a_replayed_aa_answer_is_not_genuine(dump: Dump) -> None:
     assert report.active_auth.reason == "aa_challenge_mismatch"
 
 
-def test_chip_authentication_outcome_from_a_live_session(dump: Dump) -> None:
-    passed = Check.passed("ca_valid", "Chip authentication succeeded.")
-    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), chip_auth=passed)
+CA_PASSED = Check.passed("ca_valid", "Chip authentication succeeded.")
+
+
+def test_chip_authentication_outcome_from_a_live_session(dump: Dump, tmp_path: Path) -> None:
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), live=LiveSession(chip_auth=CA_PASSED))
     assert report.verdict is Verdict.GENUINE
     assert report.chip_auth.ok
     failed = Check.failed("ca_failed", "The chip could not prove it holds the DG14 key.")
-    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), chip_auth=failed)
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), live=LiveSession(chip_auth=failed))
     assert report.verdict is Verdict.NOT_GENUINE
     assert report.reasons == ("ca_failed",)
-    without_dg14 = {f: d for f, d in dump.files.items() if f is not FileId.DG14}
-    report = verify_document(without_dg14, trust_store=_store(dump), at=_now(), chip_auth=passed)
+    # A DG14 the SOD does not cover: the session proved the chip holds *a* key, not the issuer's.
+    unsigned_dg14 = {**_resigned(dump, _without(dump, FileId.DG14), tmp_path), FileId.DG14: dump.files[FileId.DG14]}
+    report = verify_document(unsigned_dg14, trust_store=_store(dump), at=_now(), live=LiveSession(chip_auth=CA_PASSED))
     assert report.chip_auth.reason == "ca_key_not_verified"
     assert report.verdict is Verdict.NOT_GENUINE
+
+
+def _without(dump: Dump, *removed: FileId) -> dict[FileId, bytes]:
+    return {f: d for f, d in dump.files.items() if f not in removed}
+
+
+def test_a_dump_may_lack_a_key_file_but_a_live_chip_may_not_hide_one(dump: Dump) -> None:
+    # The SOD lists DG15; a dump without it is still genuine (its files may simply not have been saved).
+    files = _without(dump, FileId.DG15)
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.GENUINE
+    assert "dg_absent:DG15" in report.notes
+    assert report.active_auth.reason == "aa_not_available"
+    # A chip on a reader that does not return it hides its active-authentication key: a clone does exactly that.
+    live = verify_document(files, trust_store=_store(dump), at=_now(), live=LiveSession(chip_auth=CA_PASSED))
+    assert live.verdict is Verdict.NOT_GENUINE
+    assert live.reasons == ("aa_key_missing",)
+    assert live.active_auth.status is CheckStatus.FAIL
+
+
+def test_a_live_chip_that_hides_dg14_fails_chip_authentication(dump: Dump) -> None:
+    # (The dump's EC active-authentication key needs DG14 to name its hash, so no AA evidence here.)
+    files = _without(dump, FileId.DG14)
+    assert verify_document(files, trust_store=_store(dump), at=_now()).genuine
+    live = verify_document(files, trust_store=_store(dump), at=_now(), live=LiveSession())
+    assert live.verdict is Verdict.NOT_GENUINE
+    assert live.reasons == ("ca_key_missing",)
+    assert live.chip_auth.reason == "ca_key_missing"
+
+
+def test_a_live_chip_that_hides_both_key_files_is_not_genuine(dump: Dump) -> None:
+    files = _without(dump, FileId.DG14, FileId.DG15)
+    assert verify_document(files, trust_store=_store(dump), at=_now()).verdict is Verdict.GENUINE
+    live = verify_document(files, trust_store=_store(dump), at=_now(), live=LiveSession())
+    assert live.verdict is Verdict.NOT_GENUINE
+    assert live.reasons == ("aa_key_missing", "ca_key_missing")
+    assert {"dg_absent:DG14", "dg_absent:DG15"} <= set(live.notes)
+
+
+def test_a_chip_with_dg15_that_will_not_sign_fails_active_authentication(dump: Dump) -> None:
+    refused = LiveSession(chip_auth=CA_PASSED, aa_refusal="the chip answered 6D00 (instruction not supported)")
+    report = verify_document(dump.files, trust_store=_store(dump), at=_now(), live=refused)
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("aa_refused",)
+    assert report.active_auth.status is CheckStatus.FAIL
+    assert "6D00" in report.active_auth.message
+
+
+def test_a_live_chip_that_proves_nothing_is_incomplete(dump: Dump, tmp_path: Path) -> None:
+    # A card whose SOD lists neither DG14 nor DG15: the data is signed, but nothing shows this chip is the original.
+    files = _resigned(dump, _without(dump, FileId.DG14, FileId.DG15), tmp_path)
+    dump_report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert dump_report.verdict is Verdict.GENUINE
+    assert {"aa_not_available", "ca_not_available"} <= set(dump_report.notes)
+    live = verify_document(files, trust_store=_store(dump), at=_now(), live=LiveSession())
+    assert live.verdict is Verdict.INCOMPLETE
+    assert live.reasons == ("chip_not_authenticated",)
+    assert live.to_json()["reasons"] == ["chip_not_authenticated"]
+
+
+def test_either_proof_makes_a_live_chip_genuine(dump: Dump) -> None:
+    only_aa = verify_document(
+        dump.files,
+        trust_store=_store(dump),
+        at=_now(),
+        active_auth=_evidence(dump),
+        expected_challenge=dump.challenge,
+        live=LiveSession(),
+    )
+    assert only_aa.verdict is Verdict.GENUINE
+    assert only_aa.chip_auth.reason == "ca_not_run"
+    only_ca = verify_document(dump.files, trust_store=_store(dump), at=_now(), live=LiveSession(chip_auth=CA_PASSED))
+    assert only_ca.verdict is Verdict.GENUINE
+    assert only_ca.active_auth.reason == "aa_no_evidence"
+    # Neither run: incomplete, although every file is there and signed.
+    neither = verify_document(dump.files, trust_store=_store(dump), at=_now(), live=LiveSession())
+    assert neither.verdict is Verdict.INCOMPLETE
+    assert neither.reasons == ("chip_not_authenticated",)
+
+
+@dataclass(frozen=True)
+class _Outside:
+    """A check made outside the chip, shaped like the QR ↔ chip cross-check."""
+
+    check: Check
+
+    def to_json(self) -> dict[str, object]:
+        return {**self.check.to_json(), "fields": {"id_number": "match", "full_name": "mismatch"}}
+
+
+_QR_OK = _Outside(Check.passed("qr_match", "the QR code matches the chip"))
+_QR_BAD = _Outside(Check.failed("qr_mismatch:full_name", "pasted QR", more=("qr_mismatch:sex",)))
+_QR_SKIPPED = _Outside(Check.skipped("qr_no_chip_id", "the chip gave no ID number"))
+
+
+def _genuine(dump: Dump) -> VerificationReport:
+    return verify_document(dump.files, trust_store=_store(dump), at=_now(), active_auth=_evidence(dump))
+
+
+def test_a_check_made_outside_the_chip_joins_the_verdict(dump: Dump) -> None:
+    report = _genuine(dump)
+    matched = report.with_check("qr_match", _QR_OK)
+    assert matched.verdict is Verdict.GENUINE
+    assert list(matched.checks) == ["passive_auth", "chain", "dg_hashes", "active_auth", "chip_auth", "qr_match"]
+    document = json.loads(json.dumps(matched.to_json()))
+    assert document["checks"]["qr_match"] == {
+        "status": "pass",
+        "reason": "qr_match",
+        "message": "the QR code matches the chip",
+        "fields": {"id_number": "match", "full_name": "mismatch"},
+    }
+    assert "qr_match" not in report.to_json()["checks"]  # the original report is unchanged
+    mismatched = report.with_check("qr_match", _QR_BAD)
+    assert mismatched.verdict is Verdict.NOT_GENUINE
+    assert mismatched.reasons == ("qr_mismatch:full_name", "qr_mismatch:sex")
+    skipped = report.with_check("qr_match", _QR_SKIPPED)
+    assert skipped.verdict is Verdict.GENUINE
+    assert "qr_no_chip_id" in skipped.notes
+    with pytest.raises(ValueError, match="already"):
+        matched.with_check("qr_match", _QR_OK)
+    with pytest.raises(ValueError, match="already"):
+        report.with_check("chain", _QR_OK)
+
+
+def test_an_outside_check_follows_the_same_rule_as_the_chip_checks(dump: Dump, tmp_path: Path) -> None:
+    # Without a trust anchor the chip's verdict is incomplete: a passing QR does not change that, a failing one does.
+    untrusted = verify_document(dump.files, trust_store=TrustStore(), at=_now())
+    assert untrusted.with_check("qr_match", _QR_OK).reasons == ("no_trust_anchor",)
+    assert untrusted.with_check("qr_match", _QR_OK).verdict is Verdict.INCOMPLETE
+    assert untrusted.with_check("qr_match", _QR_BAD).verdict is Verdict.NOT_GENUINE
+    # A QR that matches proves nothing about the chip: a live chip that proved nothing stays incomplete.
+    files = _resigned(dump, _without(dump, FileId.DG14, FileId.DG15), tmp_path)
+    live = verify_document(files, trust_store=_store(dump), at=_now(), live=LiveSession())
+    assert live.with_check("qr_match", _QR_OK).reasons == ("chip_not_authenticated",)
+    # Failures of both kinds are all listed, the chip's first.
+    forged = ActiveAuthEvidence(bytes(8), dump.aa_signature)
+    clone = verify_document(dump.files, trust_store=_store(dump), at=_now(), active_auth=forged)
+    assert clone.with_check("qr_match", _QR_BAD).reasons == (
+        "aa_signature_invalid",
+        "qr_mismatch:full_name",
+        "qr_mismatch:sex",
+    )
 
 
 def test_a_changed_dg13_is_not_genuine(dump: Dump) -> None:

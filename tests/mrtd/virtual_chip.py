@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from mrtd import CardRemoved, SecureMessagingError
 from mrtd._access_keys import Can, MrzKey, pace_password_key
 from mrtd._apdu import CommandAPDU, ResponseAPDU
-from mrtd._bac import initial_ssc, seal, session_keys, unseal
+from mrtd._bac import bac_initial_ssc, bac_seal, bac_session_keys, bac_unseal
 from mrtd._crypto import CipherSuite
 from mrtd._curves import curve_by_pace_parameter_id
 from mrtd._files import EMRTD_AID, FileId
@@ -206,15 +206,15 @@ class VirtualChip:
     def external_authenticate(self, command: CommandAPDU) -> ResponseAPDU:
         keys = self.mrz.bac_keys()
         try:
-            s = unseal(keys, command.data)
+            s = bac_unseal(keys, command.data)
         except SecureMessagingError:
             return _sw(0x6300)
         if self.rnd_ic is None or s[8:16] != self.rnd_ic:
             return _sw(0x6300)
         rnd_ifd, k_ifd = s[:8], s[16:32]
         k_ic = self._random(16)
-        answer = seal(keys, self.rnd_ic + rnd_ifd + k_ic)
-        self.pending_sm = SecureMessaging(session_keys(k_ifd, k_ic), ssc=initial_ssc(self.rnd_ic, rnd_ifd))
+        answer = bac_seal(keys, self.rnd_ic + rnd_ifd + k_ic)
+        self.pending_sm = SecureMessaging(bac_session_keys(k_ifd, k_ic), ssc=bac_initial_ssc(self.rnd_ic, rnd_ifd))
         self.sm, self.pending_sm = self.pending_sm, None
         return ResponseAPDU(answer, 0x9000)
 
