@@ -5,9 +5,11 @@ calls ``protect_command`` and ``unprotect_response``; a chip (our virtual CCCD) 
 ``protect_response`` on its own object with the same keys. The SSC is incremented before every command and every
 response, so after one exchange both ends are two steps further.
 
-Every response must carry DO'99' (the status word) and DO'8E' (the MAC) and the MAC is always checked: a reader that
-skips it reads whatever a relay injects. A bare status word from the chip (``6987``/``6988`` after an SM error, or any
-error it answered in clear) is a SecureMessagingError carrying that status word.
+Every response must carry DO'8E' (the MAC) and the MAC is always checked: a reader that skips it reads whatever a relay
+injects. ICAO asks for DO'99' (the status word) too; some older chips leave it out of successful answers, which are
+accepted when the plain status word is 9000 and the MAC over the data verifies, as JMRTD does: without DO'99' only the
+status word is unprotected, and a forged one could only turn success into failure. A bare status word from the chip
+(``6987``/``6988`` after an SM error, or any error it answered in clear) is a SecureMessagingError carrying it.
 """
 
 from __future__ import annotations
@@ -173,14 +175,15 @@ class SecureMessaging:
                 f"the chip answered {sw:04X} ({describe_status(sw)}) without secure messaging", sw=sw
             )
         objects = _split_objects(bytes(data), allowed=(_DO_DATA, _DO_ODD_DATA, _DO_STATUS))
-        if objects.status is None:
-            raise SecureMessagingError("the chip's answer has no DO'99' (protected status word)")
+        if objects.status is None and sw != StatusWord.SUCCESS:
+            raise SecureMessagingError(f"the chip's answer {sw:04X} has no DO'99' (protected status word)", sw=sw)
         if not hmac.compare_digest(self._mac(objects.authenticated), objects.checksum):
             raise SecureMessagingError("the MAC of the chip's answer does not verify")
-        if len(objects.status) != 2:
+        if objects.status is not None and len(objects.status) != 2:
             raise SecureMessagingError("DO'99' must hold exactly two bytes")
+        status = int.from_bytes(objects.status, "big") if objects.status is not None else sw
         plain = self._open_data_object(objects.data_tag, objects.data) if objects.data_tag else b""
-        return ResponseAPDU(plain, int.from_bytes(objects.status, "big"))
+        return ResponseAPDU(plain, status)
 
     # Chip side.
 

@@ -334,7 +334,8 @@ GOOD_RESPONSE = "8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000"
         ("6988", "without secure messaging"),
         ("9000", "without secure messaging"),
         ("90", "no status word"),
-        ("8709019FF0EC34F99226518E08AD55CC17140B2DED9000", "DO'99'"),
+        ("8709019FF0EC34F99226518E08AD55CC17140B2DED6282", "DO'99'"),
+        ("8709019FF0EC34F99226518E08AD55CC17140B2DED9000", "MAC"),
         ("8709019FF0EC34F992265199029000" + "9000", "DO'8E'"),
         ("8709019FF0EC34F9922651990290008E08AD55CC17140B2DEC9000", "MAC"),
         ("8709019FF0EC34F9922651990290008E07AD55CC17140B2D9000", "8-byte"),
@@ -348,6 +349,22 @@ def test_bad_responses_are_secure_messaging_errors(response: str, message: str) 
     sm = _fresh_after_command(D_KEYS, D_SSC + 2, "00B0000004")
     with pytest.raises(SecureMessagingError, match=message):
         sm.unprotect_response(bytes.fromhex(response))
+
+
+def test_an_answer_without_do99_is_accepted_only_for_success_with_a_valid_mac() -> None:
+    # Older chips leave DO'99' out of successful answers; the MAC then covers DO'87' alone (ICAO App. D.4 data).
+    do87 = bytes.fromhex("8709019FF0EC34F9922651")
+    twin = SecureMessaging(D_KEYS, ssc=D_SSC + 4)  # the SSC the response is checked with
+    mac = twin._mac(do87)
+    response = do87 + bytes.fromhex("8E08") + mac
+    sm = _fresh_after_command(D_KEYS, D_SSC + 2, "00B0000004")
+    assert sm.unprotect_response(response + bytes.fromhex("9000")) == ResponseAPDU(bytes.fromhex("60145F01"), 0x9000)
+    sm = _fresh_after_command(D_KEYS, D_SSC + 2, "00B0000004")
+    with pytest.raises(SecureMessagingError, match="DO'99'"):
+        sm.unprotect_response(response + bytes.fromhex("6282"))
+    sm = _fresh_after_command(D_KEYS, D_SSC + 2, "00B0000004")
+    with pytest.raises(SecureMessagingError, match="MAC"):
+        sm.unprotect_response(do87 + bytes.fromhex("8E08") + bytes(8) + bytes.fromhex("9000"))
 
 
 def test_plain_error_keeps_its_status_word() -> None:
