@@ -22,7 +22,7 @@ from typing import Final
 
 from mrtd._crypto import CipherSuite, KdfCounter, kdf
 from mrtd._errors import MRZError
-from mrtd._mrz import check_digit
+from mrtd._mrz import mrz_information
 
 NO_EXPIRY: Final = "991231"
 """The MRZ date of expiry of a card without one ("không thời hạn")."""
@@ -145,15 +145,7 @@ class MrzKey:
     @property
     def mrz_information(self) -> str:
         """Document number, DOB and expiry, each followed by its check digit (ICAO 9303-11 App. D.2)."""
-        number = self.document_number.ljust(9, "<")
-        return (
-            number
-            + check_digit(number)
-            + self.date_of_birth
-            + check_digit(self.date_of_birth)
-            + self.date_of_expiry
-            + check_digit(self.date_of_expiry)
-        )
+        return mrz_information(self.document_number, self.date_of_birth, self.date_of_expiry)
 
     def key_seed(self) -> bytes:
         """K_seed: the first 16 bytes of SHA-1(MRZ information)."""

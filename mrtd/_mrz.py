@@ -36,6 +36,20 @@ def check_digit(field: str) -> str:
     return str(total % 10)
 
 
+def mrz_information(document_number: str, date_of_birth: str, date_of_expiry: str) -> str:
+    """Document number (padded with ``<`` to 9), DOB and expiry (YYMMDD), each with its check digit: the input of
+    the BAC key seed and of PACE's MRZ password (ICAO 9303-11 §9.7.2; a longer number stays whole, App. D.2)."""
+    number = document_number.ljust(9, "<")
+    return (
+        number
+        + check_digit(number)
+        + date_of_birth
+        + check_digit(date_of_birth)
+        + date_of_expiry
+        + check_digit(date_of_expiry)
+    )
+
+
 class MRZFormat(enum.Enum):
     """The document formats of ICAO 9303: lines × characters."""
 
@@ -82,17 +96,7 @@ class MRZ:
     @property
     def mrz_information(self) -> str:
         """Document number, date of birth and date of expiry with their check digits: the BAC key seed input."""
-        number = self.document_number
-        if len(number) < 9:
-            number = number.ljust(9, "<")
-        return (
-            number
-            + check_digit(number)
-            + self.date_of_birth
-            + check_digit(self.date_of_birth)
-            + self.date_of_expiry
-            + check_digit(self.date_of_expiry)
-        )
+        return mrz_information(self.document_number, self.date_of_birth, self.date_of_expiry)
 
     @property
     def has_no_expiry(self) -> bool:
