@@ -237,6 +237,10 @@ def enroll_command(
     state_dir: Annotated[
         Path, typer.Option("--state-dir", help="Where device.key, device.pem, ca-chain.pem and config.json go.")
     ],
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="PROVINCE/COMMUNE[/TEAM] of this terminal: refuse another site's token."),
+    ] = None,
 ) -> None:
     """Enroll this terminal: make its key and CSR here, check the service's CA against the fingerprint, redeem the
     token, and print the device id. Exit 1 when refused (wrong fingerprint, used token), 3 when unreachable."""
@@ -245,7 +249,7 @@ def enroll_command(
     errors = Console(stderr=True, highlight=False)
     try:
         enrolled = asyncio.run(
-            enroll(server_url=server, token=token, ca_fingerprint=ca_fingerprint, state_dir=state_dir)
+            enroll(server_url=server, token=token, ca_fingerprint=ca_fingerprint, state_dir=state_dir, site=site)
         )
     except EnvironmentProblem as exc:
         errors.print(f"[bold red]enrollment failed:[/] {exc}")

@@ -62,6 +62,19 @@ _VERDICT_WAIT_S = 1.0
 _ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - terminals connect from anywhere; the listener requires a certificate
 
 
+def default_broker_hosts(*, fqdn: str, hostname: str) -> tuple[str, ...]:
+    """The names terminals use for a broker on this machine when the operator gives none: its FQDN and host name,
+    never "localhost" unless there is nothing else (the first name goes into every terminal's first config, and a
+    terminal told "localhost" would look for the broker on itself). On Debian, /etc/hosts often makes the FQDN
+    resolve to "localhost"."""
+    names = []
+    for name in (fqdn.strip(), hostname.strip()):
+        local = name == "localhost" or name.startswith("localhost.")
+        if name and not local and "_" not in name and name not in names:
+            names.append(name)
+    return tuple(names) or ("localhost",)
+
+
 def find_dynsec_plugin() -> Path | None:
     for pattern in DYNSEC_CANDIDATES:
         for match in sorted(glob.glob(pattern)):

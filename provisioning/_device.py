@@ -46,6 +46,7 @@ from provisioning._errors import (
     TokenRejection,
 )
 from provisioning._files import PUBLIC_MODE, SECRET_MODE, fsync_directory, read_text_bounded, write_atomic
+from provisioning._fleet import Site
 from provisioning._pki import (
     cert_pem,
     common_name,
@@ -187,7 +188,9 @@ def _caused_by_ssl(exc: BaseException) -> ssl.SSLError | None:
 def _network_error(exc: httpx.HTTPError, what: str) -> ProvisioningError:
     """Turn a transport failure into the error that tells the operator what to do."""
     ssl_error = _caused_by_ssl(exc)
-    text = str(ssl_error or exc)
+    # A server that refuses the client certificate often just closes the connection, and httpx's error for that
+    # has no text at all.
+    text = str(ssl_error or exc) or f"the service closed the connection without answering ({type(exc).__name__})"
     if isinstance(ssl_error, ssl.SSLCertVerificationError) and ssl_error.verify_code in (9, 10):
         # 9 = server certificate not yet valid, 10 = expired: a certificate the fleet just issued cannot be either,
         # so it is this terminal's clock that is wrong.
@@ -327,25 +330,34 @@ async def enroll(
     token: str,
     ca_fingerprint: str,
     state_dir: Path,
+    site: str | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Enrolled:
-    """Enroll this terminal: key and CSR made here, token redeemed over HTTPS checked against the pinned CA."""
+    """Enroll this terminal: key and CSR made here, token redeemed over HTTPS checked against the pinned CA.
+
+    ``site`` (``PROVINCE/COMMUNE[/TEAM]``), when the installer knows it, makes the service refuse a token made for
+    another site (``TokenRejected(WRONG_SITE)``; the token stays usable)."""
     base_url = _base_url(server_url)
     pinned = normalize_fingerprint(ca_fingerprint)
+    request: dict[str, str] = {"token": token.strip()}
+    if site is not None:
+        request["site"] = str(Site.parse(site))
     key = _prepare_key(state_dir, now=clock())
     chain = await fetch_pinned_chain(base_url, pinned, transport=transport)
     root = chain[-1]
     try:
         async with _client(verify=_trust(root), transport=transport) as client:
             response = await client.post(
-                f"{base_url}/v1/enroll", json={"token": token.strip(), "csr": make_csr(key).decode("ascii")}
+                f"{base_url}/v1/enroll", json={**request, "csr": make_csr(key).decode("ascii")}
             )
     except httpx.HTTPError as exc:
         raise _network_error(exc, "enrolling") from exc
     _raise_for_refusal(response, "enrollment")
     body = _json_body(response)
     device_id, certificate, granted_chain = _check_grant(body, key=key, root=root)
+    if "site" in request and body.get("site") != request["site"]:
+        raise EnrollmentFailed(f"the service enrolled this terminal at {body.get('site')!r}, not {request['site']!r}")
     config = _first_config(body, device_id=device_id, base_url=base_url, fingerprint=pinned)
     _store_enrollment(state_dir, certificate, granted_chain, config, now=clock())
     return Enrolled(DeviceIdentity(device_id, key, certificate, granted_chain), config)

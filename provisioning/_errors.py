@@ -37,10 +37,11 @@ class TokenRejection(StrEnum):
     UNKNOWN = "unknown"
     USED = "used"
     EXPIRED = "expired"
+    WRONG_SITE = "wrong_site"
 
 
 class TokenRejected(ProvisioningError):
-    """An enrollment token is unknown, already used or expired."""
+    """An enrollment token is unknown, already used, expired, or made for another site than the terminal's."""
 
     def __init__(self, reason: TokenRejection) -> None:
         super().__init__(f"enrollment token rejected: {reason.value}")

@@ -339,19 +339,24 @@ class Fleet:
             settings=self.device_settings,
         )
 
-    def enroll(self, authority: Authority, *, token: str, csr_pem: bytes | str) -> Grant:
-        """Redeem a one-time token for a certificate on the key in ``csr_pem`` (which never leaves the terminal)."""
+    def enroll(self, authority: Authority, *, token: str, csr_pem: bytes | str, site: Site | None = None) -> Grant:
+        """Redeem a one-time token for a certificate on the key in ``csr_pem`` (which never leaves the terminal).
+        ``site``, when the terminal states it, must be the site the token was made for."""
         public_key = load_csr(csr_pem)
         now = self.clock()
         lifetime = self.device_lifetime
 
-        def sign(device_id: str, site: str) -> x509.Certificate:
-            return issue(authority, public_key, name=device_id, role=Role.DEVICE, now=now, lifetime=lifetime, unit=site)
+        def sign(device_id: str, unit: str) -> x509.Certificate:
+            return issue(authority, public_key, name=device_id, role=Role.DEVICE, now=now, lifetime=lifetime, unit=unit)
 
-        device_id, site, certificate = self.store.redeem(
-            token_hash(token), now=now, new_device_id=new_device_id, issue=sign
+        device_id, granted_site, certificate = self.store.redeem(
+            token_hash(token),
+            now=now,
+            new_device_id=new_device_id,
+            issue=sign,
+            site=None if site is None else str(site),
         )
-        return self._grant(device_id, site, certificate, authority)
+        return self._grant(device_id, granted_site, certificate, authority)
 
     def renew(self, authority: Authority, *, current: x509.Certificate, csr_pem: bytes | str) -> Grant:
         """A fresh certificate for a terminal that proves (over mTLS) it holds a valid, unrevoked one."""

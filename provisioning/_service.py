@@ -6,8 +6,8 @@ Routes (JSON unless said otherwise)::
     GET  /v1/ca      the CA chain, PEM (issuing, root): a terminal checks the root's fingerprint before anything else
     GET  /v1/crl     the issuing CA's CRL, DER (application/pkix-crl), for brokers that fetch it (EMQX)
     GET  /v1/health  {"status": "ok"}
-    POST /v1/enroll  {"token", "csr"} -> {"device_id", "site", "certificate", "ca_chain", "broker", "server_identity",
-                     "settings"}
+    POST /v1/enroll  {"token", "csr", optional "site"} -> {"device_id", "site", "certificate", "ca_chain", "broker",
+                     "server_identity", "settings"}
     POST /v1/renew   {"csr"} with the terminal's certificate as TLS client certificate -> same answer
 
 The app reads the client certificate from the ASGI TLS extension (``scope["extensions"]["tls"]
@@ -26,7 +26,8 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from provisioning._errors import (
@@ -45,7 +47,7 @@ from provisioning._errors import (
     ServiceUnavailable,
     TokenRejected,
 )
-from provisioning._fleet import Fleet, Grant
+from provisioning._fleet import Fleet, Grant, Site
 from provisioning._pki import Authority, Role, cert_pem, plain_key
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 ENROLLMENT_CERT_LIFETIME = dt.timedelta(days=90)
 CRL_CHECK_INTERVAL_S = 3600.0
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl.VerifyFlags does not name.
+_X509_V_FLAG_NO_CHECK_TIME = 0x200000
+
+# 404 -> "not_found", 405 -> "method_not_allowed", ...
+_STATUS_CODES = {status.value: status.phrase.lower().replace(" ", "_") for status in HTTPStatus}
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -122,6 +129,14 @@ def create_enrollment_app(fleet: Fleet, authority: Authority) -> FastAPI:
     """The enrollment app for ``fleet``, signing with the unlocked ``authority``."""
     app = FastAPI(title="cccd-edge enrollment", docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        # The framework's own answers (unknown route, wrong method) in the same {"error", "detail"} shape as ours,
+        # so that a script reads every refusal the same way.
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        code = _STATUS_CODES.get(status, "http_error")
+        return _error(status, code, str(getattr(exc, "detail", "") or code))
+
     @app.exception_handler(_BodyTooLargeError)
     async def too_large(_: Request, __: Exception) -> JSONResponse:
         return _error(413, "too_large", f"requests are at most {MAX_BODY} bytes")
@@ -159,7 +174,8 @@ def create_enrollment_app(fleet: Fleet, authority: Authority) -> FastAPI:
     async def enroll(request: Request) -> JSONResponse:
         body = await _read_json(request)
         token, csr = _text_field(body, "token"), _text_field(body, "csr")
-        grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr)
+        site = Site.parse(_text_field(body, "site")) if "site" in body else None
+        grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr, site=site)
         log.info("enrolled %s at site %s", grant.device_id, grant.site)
         return JSONResponse(grant_json(grant))
 
@@ -213,19 +229,24 @@ def server_ssl_context(certificate: x509.Certificate, key_pem: bytes, *, authori
         context.load_cert_chain(cert_file, key_file)
     context.load_verify_locations(cadata=authority.chain_pem().decode("ascii"))
     context.verify_mode = ssl.CERT_OPTIONAL
+    # The handshake still proves the client holds a key the fleet CA certified, but leaves the certificate's dates
+    # to Fleet.renew: refused in the handshake, an expired terminal would only see a dropped connection and retry
+    # for ever, where a 403 "renewal_refused: expired" tells it (and its operator) to enroll again.
+    context.verify_flags |= _X509_V_FLAG_NO_CHECK_TIME
     return context
 
 
-def service_names(host: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """DNS names and IP addresses for the service certificate: the listen address (unless a wildcard), this
-    machine's names, and loopback."""
+def service_names(host: str, *, extra: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """DNS names and IP addresses for the service certificate: the listen address (unless a wildcard), the names
+    and addresses in ``extra`` (how terminals reach the service), this machine's names, and loopback."""
     dns = {"localhost", socket.gethostname(), socket.getfqdn()}
     ips = {"127.0.0.1", "::1"}
-    if host not in ("", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+    wildcard = host in ("", "0.0.0.0", "::")  # noqa: S104 - comparing, not binding
+    for name in (*extra, *(() if wildcard else (host,))):
         try:
-            ips.add(str(ipaddress.ip_address(host)))
+            ips.add(str(ipaddress.ip_address(name)))
         except ValueError:
-            dns.add(host)
+            dns.add(name)
     return tuple(sorted(d for d in dns if d and "_" not in d)), tuple(sorted(ips))
 
 
@@ -235,15 +256,20 @@ async def serve(
     *,
     host: str,
     port: int,
+    names: Sequence[str] = (),
     on_crl_refresh: Callable[[], None] | None = None,
     started: Callable[[], None] | None = None,
 ) -> None:
-    """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due."""
-    dns_names, ip_addresses = service_names(host)
+    """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due.
+
+    ``names`` are the host names and addresses terminals use to reach the service: they go into its certificate
+    (first one as its CN), beside the listen address, this machine's names and loopback."""
+    dns_names, ip_addresses = service_names(host, extra=names)
+    wildcard = host in ("", "0.0.0.0", "::")  # noqa: S104 - comparing, not binding
     key, certificate = fleet.issue_service(
         authority,
         role=Role.ENROLLMENT,
-        name=dns_names[0] if host in ("", "0.0.0.0", "::") else host,  # noqa: S104
+        name=names[0] if names else dns_names[0] if wildcard else host,
         lifetime=ENROLLMENT_CERT_LIFETIME,
         dns_names=dns_names,
         ip_addresses=ip_addresses,

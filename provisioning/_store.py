@@ -200,8 +200,12 @@ class FleetStore:
         now: dt.datetime,
         new_device_id: Callable[[], str],
         issue: Callable[[str, str], x509.Certificate],
+        site: str | None = None,
     ) -> tuple[str, str, x509.Certificate]:
         """Redeem a token and enroll a device in one transaction; returns ``(device_id, site, certificate)``.
+
+        With ``site`` (where the terminal says it is installed), a token made for another site is refused and
+        stays unused.
 
         ``issue(device_id, site)`` signs the certificate; it runs inside the transaction so that a token is never
         spent without a certificate being recorded, nor a certificate recorded for a spent token.
@@ -210,24 +214,26 @@ class FleetStore:
             row = conn.execute("SELECT site, expires_at, used_at FROM tokens WHERE hash = ?", (token_hash,)).fetchone()
             if row is None:
                 raise TokenRejected(TokenRejection.UNKNOWN)
-            site, expires_at, used_at = row
+            token_site, expires_at, used_at = row
             if used_at is not None:
                 raise TokenRejected(TokenRejection.USED)
             if _ts(now) >= expires_at:
                 raise TokenRejected(TokenRejection.EXPIRED)
+            if site is not None and site != token_site:
+                raise TokenRejected(TokenRejection.WRONG_SITE)
             device_id = new_device_id()
             while conn.execute("SELECT 1 FROM devices WHERE id = ?", (device_id,)).fetchone():
                 device_id = new_device_id()
             conn.execute(
                 "INSERT INTO devices(id, site, enrolled_at, status) VALUES (?, ?, ?, 'active')",
-                (device_id, site, _ts(now)),
+                (device_id, token_site, _ts(now)),
             )
-            certificate = issue(device_id, site)
+            certificate = issue(device_id, token_site)
             self._insert_certificate(conn, certificate, role=Role.DEVICE, name=device_id, device_id=device_id, now=now)
             conn.execute(
                 "UPDATE tokens SET used_at = ?, device_id = ? WHERE hash = ?", (_ts(now), device_id, token_hash)
             )
-        return device_id, site, certificate
+        return device_id, token_site, certificate
 
     # ------------------------------------------------------------------------------------------- certificates
 

@@ -26,6 +26,7 @@ from provisioning._broker import (
     BrokerReport,
     BrokerSettings,
     CrlProbe,
+    default_broker_hosts,
     push_revocation_state,
     refresh_crl_if_due,
     write_broker_config,
@@ -171,12 +172,21 @@ def serve_command(
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT for the HTTPS enrollment service.")
     ] = "0.0.0.0:8443",
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Name or address terminals use to reach the service, put in its certificate (repeatable; this "
+            "machine's names and loopback are always there).",
+        ),
+    ] = None,
     fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
     passphrase_file: PassphraseFile = None,
 ) -> None:
     """Run the enrollment service alone over HTTPS (certificate from the fleet CA) until interrupted.
     It also re-signs the CRL before its nextUpdate and pushes it to the brokers."""
     host, port = parse_listen(listen)
+    names = tuple(hosts or ())
     with _errors():
         fleet = Fleet.open(fleet_dir)
         authority = fleet.unlock(_passphrase(passphrase_file))
@@ -193,7 +203,7 @@ def serve_command(
                 highlight=False,
             )
 
-        asyncio.run(serve(fleet, authority, host=host, port=port, on_crl_refresh=refresh, started=started))
+        asyncio.run(serve(fleet, authority, host=host, port=port, names=names, on_crl_refresh=refresh, started=started))
 
 
 @fleet_app.command("broker-config")
@@ -218,7 +228,7 @@ def broker_config(
     central server's client certificate and key, and the EMQX equivalent under emqx/."""
     import socket  # noqa: PLC0415 - only for the default host name
 
-    names = tuple(hosts) if hosts else (socket.getfqdn() or "localhost",)
+    names = tuple(hosts) if hosts else default_broker_hosts(fqdn=socket.getfqdn(), hostname=socket.gethostname())
     settings = BrokerSettings(
         port=port, hosts=names, server_listen=parse_listen(server_listen) if server_listen else None
     )

@@ -92,8 +92,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def enrollment_service(fleet_dir: Path, tmp: Path) -> Iterator[str]:
-    """``cccd fleet serve`` in a subprocess on a loopback port; yields its https URL."""
+def enrollment_service(fleet_dir: Path, tmp: Path, *extra_args: str) -> Iterator[str]:
+    """``cccd fleet serve`` (with ``extra_args``) in a subprocess on a loopback port; yields its https URL."""
     port = free_port()
     passphrase = tmp / "passphrase"
     passphrase.write_bytes(PASSPHRASE + b"\n")
@@ -113,6 +113,7 @@ def enrollment_service(fleet_dir: Path, tmp: Path) -> Iterator[str]:
                 str(fleet_dir),
                 "--passphrase-file",
                 str(passphrase),
+                *extra_args,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,

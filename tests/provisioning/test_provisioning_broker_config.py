@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from provkit import PASSPHRASE, Clock, new_fleet, token
+from provkit import PASSPHRASE, Clock, new_fleet, run_cli, token
 
 import wire
 from provisioning import (
@@ -17,6 +18,7 @@ from provisioning import (
     BrokerLayout,
     BrokerSettings,
     Fleet,
+    default_broker_hosts,
     install_revocation_state,
     make_csr,
     refresh_crl_if_due,
@@ -185,3 +187,33 @@ def test_the_crl_is_resigned_and_pushed_well_before_next_update(
 def test_broker_config_needs_a_host(fleet: Fleet, tmp_path: Path) -> None:
     with pytest.raises(BrokerConfigError):
         write_broker_config(fleet, fleet.unlock(PASSPHRASE), tmp_path / "b", BrokerSettings(hosts=()))
+
+
+def test_default_broker_names_are_this_machines_not_localhost() -> None:
+    """Terminals are told the first name: on a machine whose /etc/hosts makes the FQDN "localhost" (Debian's
+    default when the hostname maps to 127.0.x.1), that would send every terminal to itself."""
+    assert default_broker_hosts(fqdn="localhost", hostname="vm") == ("vm",)
+    assert default_broker_hosts(fqdn="mqtt.fleet.example", hostname="mqtt") == ("mqtt.fleet.example", "mqtt")
+    assert default_broker_hosts(fqdn="localhost.localdomain", hostname="pi") == ("pi",)
+    assert default_broker_hosts(fqdn="gw", hostname="gw") == ("gw",)
+    assert default_broker_hosts(fqdn="localhost", hostname="localhost") == ("localhost",)
+    assert default_broker_hosts(fqdn="", hostname="") == ("localhost",)
+
+
+def test_broker_config_without_host_names_this_machine(fleet: Fleet, tmp_path: Path) -> None:
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_bytes(PASSPHRASE)
+    out = tmp_path / "broker"
+    code, _, stderr = run_cli(
+        "fleet",
+        "broker-config",
+        *("--out", str(out), "--port", "18883"),
+        *("--fleet-dir", str(fleet.directory), "--passphrase-file", str(passphrase)),
+    )
+    assert code == 0, stderr
+    expected = default_broker_hosts(fqdn=socket.getfqdn(), hostname=socket.gethostname())
+    server = x509.load_pem_x509_certificate(BrokerLayout(out).server_cert.read_bytes())
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(expected) <= set(names.get_values_for_type(x509.DNSName))
+    assert "localhost" in names.get_values_for_type(x509.DNSName)  # the server's own listener is on loopback
+    assert Fleet.open(fleet.directory).broker_address == (expected[0], 18883)

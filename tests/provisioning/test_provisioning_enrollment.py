@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import socket
 import ssl
@@ -14,11 +15,20 @@ import pytest
 import typer
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from provkit import enrollment_service, free_port, new_fleet, token
+from provkit import PASSPHRASE, enrollment_service, free_port, new_fleet, token
 from typer.testing import CliRunner
 
 import provisioning
-from provisioning import FingerprintMismatch, Fleet, RenewalRefused, TokenRejected, load_identity
+from provisioning import (
+    FingerprintMismatch,
+    Fleet,
+    RenewalRefused,
+    TokenRejected,
+    TokenRejection,
+    load_identity,
+    make_csr,
+)
+from provisioning._pki import cert_pem, generate_key, plain_key
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +209,132 @@ def test_the_service_certificate_chains_to_the_fleet_root(service: tuple[Fleet, 
     # It is the fleet's own CA, not a public one: a default client does not trust it.
     with pytest.raises(ssl.SSLCertVerificationError):
         ssl.create_default_context().wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+
+
+def _expired_identity(fleet: Fleet, state: Path) -> None:
+    """A terminal whose certificate expired a day ago (issued by the fleet as it was 31 days back)."""
+    real_now = dt.datetime.now(dt.UTC)
+    past = Fleet.open(fleet.directory, clock=lambda: real_now - dt.timedelta(days=31))
+    key = generate_key()
+    grant = past.enroll(past.unlock(PASSPHRASE), token=token(past), csr_pem=make_csr(key))
+    assert grant.certificate.not_valid_after_utc < real_now
+    state.mkdir()
+    (state / "device.key").write_bytes(plain_key(key))
+    (state / "device.pem").write_bytes(cert_pem(grant.certificate))
+    (state / "ca-chain.pem").write_bytes(cert_pem(*grant.chain))
+
+
+def test_an_expired_terminal_is_told_to_enroll_again(service: tuple[Fleet, str], tmp_path: Path) -> None:
+    """The service judges expiry itself (answering 403), instead of its TLS layer hanging up without a word: a
+    terminal that only saw a dropped connection would retry for ever instead of asking for a new token."""
+    fleet, url = service
+    state = tmp_path / "state"
+    _expired_identity(fleet, state)
+    with pytest.raises(RenewalRefused, match="expired"):
+        asyncio.run(provisioning.renew_once(state, server_url=url))
+    context = ssl.create_default_context(cadata=fleet.root_path.read_text())
+    context.load_cert_chain(state / "device.pem", state / "device.key")
+    response = httpx.post(f"{url}/v1/renew", json={"csr": make_csr(generate_key()).decode()}, verify=context)
+    assert response.status_code == 403
+    assert response.json()["error"] == "renewal_refused"
+
+
+def test_a_certificate_from_another_ca_is_refused_in_the_handshake(service: tuple[Fleet, str], tmp_path: Path) -> None:
+    fleet, url = service
+    stranger = new_fleet(tmp_path / "other")
+    key = generate_key()
+    grant = stranger.enroll(stranger.unlock(PASSPHRASE), token=token(stranger), csr_pem=make_csr(key))
+    (tmp_path / "c.pem").write_bytes(cert_pem(grant.certificate, stranger.issuing))
+    (tmp_path / "c.key").write_bytes(plain_key(key))
+    context = ssl.create_default_context(cadata=fleet.root_path.read_text())
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "c.key")
+    with pytest.raises(httpx.TransportError):
+        httpx.post(f"{url}/v1/renew", json={"csr": make_csr(generate_key()).decode()}, verify=context)
+
+
+def test_every_answer_is_a_json_error_with_a_code(service: tuple[Fleet, str]) -> None:
+    """What a script using curl sees: a status and ``{"error", "detail"}``, also for routes and methods that do
+    not exist."""
+    fleet, url = service
+    context = ssl.create_default_context(cadata=fleet.root_path.read_text())
+    with httpx.Client(verify=context) as client:
+        answers = {
+            "not_found": client.get(f"{url}/v1/nothing"),
+            "method_not_allowed": client.get(f"{url}/v1/enroll"),
+            "invalid_request": client.post(f"{url}/v1/enroll", json={"token": 1, "csr": "x"}),
+        }
+    for code, response in answers.items():
+        assert response.headers["content-type"].startswith("application/json")
+        body = response.json()
+        assert body["error"] == code, body
+        assert isinstance(body["detail"], str)
+        assert body["detail"]
+    assert answers["not_found"].status_code == 404
+    assert answers["method_not_allowed"].status_code == 405
+
+
+def test_a_token_for_another_site_is_refused_over_http(service: tuple[Fleet, str], tmp_path: Path) -> None:
+    fleet, url = service
+    secret = token(fleet, "79/760/team-3")
+    context = ssl.create_default_context(cadata=fleet.root_path.read_text())
+    csr = make_csr(generate_key()).decode()
+    with httpx.Client(verify=context) as client:
+        wrong = client.post(f"{url}/v1/enroll", json={"token": secret, "csr": csr, "site": "01/00004"})
+        malformed = client.post(f"{url}/v1/enroll", json={"token": secret, "csr": csr, "site": "79"})
+        not_text = client.post(f"{url}/v1/enroll", json={"token": secret, "csr": csr, "site": 79})
+    assert wrong.status_code == 403
+    assert wrong.json()["error"] == "token_wrong_site"
+    assert malformed.status_code == not_text.status_code == 400
+    assert malformed.json()["error"] == not_text.json()["error"] == "invalid_request"
+    code, _, stderr = _agent_cli(
+        *("--server", url, "--token", secret, "--ca-fingerprint", fleet.root_fingerprint),
+        *("--state-dir", str(tmp_path / "wrong"), "--site", "01/00004"),
+    )
+    assert code == 1
+    assert "wrong_site" in stderr
+    with pytest.raises(TokenRejected) as info:
+        asyncio.run(
+            provisioning.enroll(
+                server_url=url,
+                token=secret,
+                ca_fingerprint=fleet.root_fingerprint,
+                state_dir=tmp_path / "library",
+                site="01/00004",
+            )
+        )
+    assert info.value.reason is TokenRejection.WRONG_SITE
+    enrolled = asyncio.run(
+        provisioning.enroll(
+            server_url=url,
+            token=secret,
+            ca_fingerprint=fleet.root_fingerprint,
+            state_dir=tmp_path / "right",
+            site="79/760/team-3",
+        )
+    )
+    assert enrolled.config["site"] == "79/760/team-3"
+
+
+def _names_check(port: int, cafile: str, server_hostname: str) -> None:
+    context = ssl.create_default_context(cadata=cafile)
+    with (
+        socket.create_connection(("127.0.0.1", port)) as raw,
+        context.wrap_socket(raw, server_hostname=server_hostname),
+    ):
+        pass
+
+
+def test_the_service_certificate_carries_the_names_terminals_use(tmp_path: Path) -> None:
+    """Listening on every interface, the service cannot guess the name or address terminals reach it by (a DNS name
+    in a DMZ, a LAN address); ``--host`` puts them in its certificate, or every terminal fails the hostname check."""
+    fleet = new_fleet(tmp_path / "fleet")
+    root = fleet.root_path.read_text()
+    with enrollment_service(fleet.directory, tmp_path, "--host", "enroll.fleet.example", "--host", "127.0.0.9") as url:
+        port = int(url.rsplit(":", 1)[1])
+        _names_check(port, root, "enroll.fleet.example")
+        _names_check(port, root, "127.0.0.9")
+        _names_check(port, root, "localhost")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _names_check(port, root, "elsewhere.example")
+        leaf = x509.load_pem_x509_certificate(ssl.get_server_certificate(("127.0.0.1", port)).encode())
+        assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "enroll.fleet.example"

@@ -229,3 +229,16 @@ def test_a_mismatched_pair_is_reported_not_used(state: Path) -> None:
     write_atomic(state / KEY_FILE, plain_key(generate_key()), mode=0o600)
     with pytest.raises(provisioning.ProvisioningError, match="does not match"):
         load_identity(state)
+
+
+def test_a_silently_dropped_connection_is_reported_in_words(state: Path, fleet: Fleet, clock: Clock) -> None:
+    """A TLS server that refuses a client certificate often just closes the connection; httpx then raises an
+    error whose text is empty, which must not reach the operator as "renewing: "."""
+    server = Server(fleet, state)
+    server.error = httpx.ReadError("")
+    renewer = _renewer(state, server, clock)
+    clock.now = provisioning.renewal_due(_certificate(state)) + dt.timedelta(minutes=1)
+    asyncio.run(renewer.step())
+    assert renewer.failures == 1
+    assert renewer.last_problem is not None
+    assert "closed the connection" in renewer.last_problem

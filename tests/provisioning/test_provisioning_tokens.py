@@ -85,6 +85,24 @@ def test_the_site_travels_from_token_to_device_and_certificate(fleet: Fleet) -> 
     assert "OU=01/00004/doi-2" in grant.certificate.subject.rfc4514_string()
 
 
+def test_a_token_for_another_site_is_refused_and_stays_usable(fleet: Fleet) -> None:
+    """The terminal may say where it is being installed; a token made for another site then issues nothing. The
+    token is not spent: the mistake is whose hands it reached, and the right installer can still use it."""
+    authority = fleet.unlock(PASSPHRASE)
+    secret = token(fleet, "79/760/team-3")
+    for elsewhere in ("01/00004", "79/760", "79/760/team-4"):
+        with pytest.raises(TokenRejected) as info:
+            fleet.enroll(authority, token=secret, csr_pem=make_csr(generate_key()), site=Site.parse(elsewhere))
+        assert info.value.reason is TokenRejection.WRONG_SITE
+    assert fleet.store.devices() == []
+    assert fleet.store.tokens()[0].used_at is None
+    grant = fleet.enroll(authority, token=secret, csr_pem=make_csr(generate_key()), site=Site.parse("79/760/team-3"))
+    assert grant.site == "79/760/team-3"
+    with pytest.raises(TokenRejected) as used:
+        fleet.enroll(authority, token=secret, csr_pem=make_csr(generate_key()), site=Site.parse("01/00004"))
+    assert used.value.reason is TokenRejection.USED  # a spent token says so, whatever site is asked for
+
+
 def test_tokens_are_stored_only_as_hashes(fleet: Fleet) -> None:
     secret = token(fleet)
     raw = b"".join(p.read_bytes() for p in fleet.directory.glob("fleet.db*"))
