@@ -239,7 +239,7 @@ def _read_error(kind: str, message: str, code: int, as_json: bool) -> typer.Exit
     """A read that produced no report: the message on stderr (and, with --json, as a JSON document on stdout)."""
     if as_json:
         sys.stdout.write(json.dumps({"verdict": None, "error": {"kind": kind, "message": message}}) + "\n")
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=code)
 
 
@@ -265,7 +265,13 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
 
     @card_app.command("verify")
     def verify(
-        directory: Annotated[Path, typer.Argument(help="Folder of chip files: SOD, COM, DG1 ... DG16, CardAccess.")],
+        directory: Annotated[
+            Path,
+            typer.Argument(
+                help="Folder of chip files: SOD, COM, DG1 ... DG16, CardAccess (also EF_SOD.BIN, 011D.bin, DG01, "
+                "hex text; see docs/cards.md)."
+            ),
+        ],
         trust: Annotated[
             list[Path] | None,
             typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
@@ -281,11 +287,15 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
         Optional AA.challenge and AA.signature files (or .hex text) hold an active-authentication exchange to check.
         """
         when = at.replace(tzinfo=dt.UTC) if at is not None else dt.datetime.now(dt.UTC)
+        # With --json a script reads stdout, so a refused input is a JSON document there too.
         try:
             dump = read_dump(directory)
         except DumpError as exc:
-            raise _fail(str(exc)) from exc
-        store = load_trust(trust or [], at=when)
+            raise _read_error("bad_input", str(exc), 1, as_json) from exc
+        try:
+            store = load_trust_store(trust or [], at=when)
+        except TrustStoreError as exc:
+            raise _read_error("bad_trust_store", f"trust store: {exc}", 1, as_json) from exc
         report = verify_document(dump.files, trust_store=store, at=when, active_auth=dump.active_auth)
         raise typer.Exit(code=print_report(report, as_json=as_json))
 

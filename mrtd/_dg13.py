@@ -11,7 +11,8 @@ they disagree:
 * text is normalised to NFC (cards may store NFD), and the 10-character dates become ``datetime.date``.
 
 Dates: ``dd/mm/yyyy`` is what readers display; ``dd-mm-yyyy``, ``dd.mm.yyyy`` and ISO ``yyyy-mm-dd`` / ``yyyy/mm/dd``
-are accepted too, since the separator is unconfirmed and all fit the 10-character field. A day or month of ``00``
+are accepted too, since the separator is unconfirmed and all fit the 10-character field; so are the QR code's
+``ddmmyyyy`` and, with a separator, a one-digit day or month (``3/7/1985``). A day or month of ``00``
 (holders whose exact birthday is unknown) or a bare year leaves the date unset but keeps the text. "Không thời hạn"
 (and 31/12/2099, the chip's ``991231`` convention) means the card does not expire.
 """
@@ -52,8 +53,13 @@ FIELD_SPOUSE = 14
 FIELD_OLD_ID_NUMBER = 15
 _KNOWN_TEXT_FIELDS = frozenset(range(1, 13)) | {FIELD_OLD_ID_NUMBER}
 
-_DAY_FIRST = re.compile(r"(\d{2})([/.\-]?)(\d{2})\2(\d{4})")
-_YEAR_FIRST = re.compile(r"(\d{4})([/.\-]?)(\d{2})\2(\d{2})")
+# With a separator the day and month may be one digit (3/7/1985), as encoders that do not pad write them.
+_DAY_FIRST = re.compile(
+    r"(?P<d>\d{1,2})(?P<s>[/.\-])(?P<m>\d{1,2})(?P=s)(?P<y>\d{4})|(?P<d2>\d{2})(?P<m2>\d{2})(?P<y2>\d{4})"
+)
+_YEAR_FIRST = re.compile(
+    r"(?P<y>\d{4})(?P<s>[/.\-])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
+)
 _NO_EXPIRY_TEXTS = frozenset({"không thời hạn", "khong thoi han"})
 _SEXES: dict[str, Sex] = {"nam": "M", "nữ": "F", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
 
@@ -182,10 +188,11 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
     # Cards write dd/mm/yyyy; other encoders use the QR code's ddmmyyyy or ISO order. Day first wins when both
     # readings of an 8-digit string are dates, as Vietnamese documents write day first.
     candidates: list[tuple[int, int, int]] = []
-    if match := _DAY_FIRST.fullmatch(text):
-        candidates.append((int(match.group(4)), int(match.group(3)), int(match.group(1))))
-    if match := _YEAR_FIRST.fullmatch(text):
-        candidates.append((int(match.group(1)), int(match.group(3)), int(match.group(4))))
+    for pattern in (_DAY_FIRST, _YEAR_FIRST):
+        if match := pattern.fullmatch(text):
+            parts = {k: v for k, v in match.groupdict().items() if v is not None}
+            year, month, day = (parts.get(k) or parts[k + "2"] for k in ("y", "m", "d"))
+            candidates.append((int(year), int(month), int(day)))
     if not candidates:
         raise ParseError(f"DG13 {field} {text!r} is not a date (dd/mm/yyyy)")
     for year, month, day in candidates:

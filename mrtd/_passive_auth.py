@@ -17,7 +17,7 @@ from mrtd._checks import Check, CheckStatus
 from mrtd._errors import ParseError, PassiveAuthError, TLVError
 from mrtd._files import FileId
 from mrtd._signatures import verify_signature
-from mrtd._sod import SOD
+from mrtd._sod import ACCEPTED_ECONTENT_TYPES, SOD
 from mrtd._tlv import read_tlv
 from mrtd._trust_store import TrustStore
 
@@ -45,12 +45,43 @@ class PassiveAuthResult:
                 raise PassiveAuthError(check.message, reason=check.reason)
 
 
-def _check_signature(sod: SOD, dsc: Certificate | None) -> Check:
+_MAX_CARRIED_CERTIFICATES = 8
+
+
+def _find_dsc(sod: SOD, trust_store: TrustStore) -> tuple[Certificate | None, bool]:
+    """The Document Signer certificate the SignerInfo names: from the SOD, else from the trust store (ICAO 9303
+    asks the SOD to carry it, but a document without it is verifiable once the DSC is known). The flag says whether
+    it came from the trust store. Being in the trust store makes a DSC neither trusted nor an issuer: it is still
+    chained to a CSCA like any other."""
+    if sod.dsc is not None:
+        return sod.dsc, False
+    found = next((a.certificate for a in trust_store.anchors if sod.signer.identifies(a.certificate)), None)
+    return found, found is not None
+
+
+def _check_signature(sod: SOD, dsc: Certificate | None, *, from_trust_store: bool = False) -> Check:
     signer = sod.signer
     econtent = sod.signed_data.econtent
-    if dsc is None:
+    if sod.signed_data.econtent_type not in ACCEPTED_ECONTENT_TYPES:
+        # Signed, perhaps, but as something else: content signed for another purpose is not an SOD.
         return Check.failed(
-            "dsc_not_found", "EF.SOD does not carry the Document Signer certificate that its signature names."
+            "content_type_mismatch",
+            f"The SOD's content type is {sod.signed_data.econtent_type}, not an LDSSecurityObject.",
+        )
+    if dsc is None:
+        if sod.signed_data.certificates:
+            # It carries certificates, but not the one its signature names: an inconsistent SOD, not a short one.
+            return Check.failed(
+                "dsc_not_found",
+                "EF.SOD carries certificates, but not the Document Signer certificate its signature names, and the "
+                "trust store has none that matches it.",
+            )
+        # An SOD without certificates (ICAO 9303 asks for the DSC, some issuers leave it out): nothing shows a
+        # forgery, but nothing can be verified either, so incomplete rather than failed.
+        return Check.skipped(
+            "dsc_not_found",
+            "EF.SOD does not carry the Document Signer certificate, and the trust store has no certificate that "
+            "matches its signature (give the DSC as a trust file).",
         )
     if signer.signed_attributes is None:
         message = econtent
@@ -79,58 +110,110 @@ def _check_signature(sod: SOD, dsc: Certificate | None) -> Check:
         return Check.failed(
             "sod_signature_invalid", "The SOD signature does not verify with its Document Signer certificate."
         )
+    source = ", taken from the trust store" if from_trust_store else ""
     return Check.passed(
         "sod_signature_valid",
         f"The SOD signature verifies with the Document Signer certificate {dsc.label} "
-        f"({signer.signature_algorithm.name}).",
+        f"({signer.signature_algorithm.name}{source}).",
     )
 
 
-def _check_chain(dsc: Certificate | None, trust_store: TrustStore, at: dt.datetime) -> tuple[Check, Certificate | None]:
+def _may_issue(cert: Certificate) -> str | None:
+    """Why ``cert`` may not act as a CSCA (a reason key), or None when it may.
+
+    ICAO 9303-12 wants basicConstraints cA and keyUsage keyCertSign in a CSCA, but real ones bend it: China's has no
+    keyUsage, and the Italian, Turkish and Luxembourg CSCAs in the German master list say cA FALSE with keyCertSign.
+    So either statement makes a certificate an issuer; a keyUsage without keyCertSign, or neither statement (an
+    end-entity certificate given as a trust anchor), does not.
+    """
+    if cert.key_usage is not None:
+        return None if "key_cert_sign" in cert.key_usage else "csca_key_usage"
+    return None if cert.is_ca else "csca_not_ca"
+
+
+def _via_link(
+    dsc: Certificate, carried: tuple[Certificate, ...], trust_store: TrustStore
+) -> tuple[Certificate | None, list[Certificate]]:
+    """A certificate the SOD carries that signed the DSC and is itself signed by a trusted CSCA (a link certificate:
+    the CSCA's new key certified by its old one), with those CSCAs; (None, []) when there is none."""
+    # A hostile SOD may carry thousands of certificates naming the DSC's issuer; a real one carries one or two.
+    for cert in carried[:_MAX_CARRIED_CERTIFICATES]:
+        if cert.der == dsc.der or cert.subject != dsc.issuer or not dsc.is_signed_by(cert):
+            continue
+        roots = [a.certificate for a in trust_store.issuers_of(cert) if cert.is_signed_by(a.certificate)]
+        if roots:
+            return cert, roots
+    return None, []
+
+
+def _validity_problems(cert: Certificate, what: str, key: str, at: dt.datetime) -> list[tuple[str, str]]:
+    if at > cert.not_after:
+        return [(f"{key}_expired", f"The {what} certificate expired on {cert.not_after:%Y-%m-%d}.")]
+    if at < cert.not_before:
+        return [(f"{key}_not_yet_valid", f"The {what} certificate is not valid before {cert.not_before:%Y-%m-%d}.")]
+    return []
+
+
+def _issuer_problems(cert: Certificate, what: str) -> list[tuple[str, str]]:
+    reason = _may_issue(cert)
+    if reason == "csca_key_usage":
+        return [(reason, f"The {what} certificate is not allowed to sign certificates (keyUsage).")]
+    if reason == "csca_not_ca":
+        text = f"The {what} certificate is not a certification authority (no basicConstraints cA, no keyCertSign)."
+        return [(reason, text)]
+    return []
+
+
+def _check_chain(
+    dsc: Certificate | None,
+    trust_store: TrustStore,
+    at: dt.datetime,
+    *,
+    carried: tuple[Certificate, ...] = (),
+) -> tuple[Check, Certificate | None]:
     if dsc is None:
         return Check.skipped("dsc_not_found", "There is no Document Signer certificate to chain."), None
     if len(trust_store) == 0:
         return Check.skipped("no_trust_anchor", "No CSCA certificate or master list is loaded."), None
     candidates = trust_store.issuers_of(dsc)
-    if not candidates:
-        return Check.failed(
-            "csca_not_found", f"No trusted CSCA issued the Document Signer certificate (issuer: {dsc.issuer_text})."
-        ), None
     signing = [a.certificate for a in candidates if dsc.is_signed_by(a.certificate)]
+    link: Certificate | None = None
     if not signing:
+        link, signing = _via_link(dsc, carried, trust_store)
+    if not signing:
+        if not candidates:
+            return Check.failed(
+                "csca_not_found",
+                f"No trusted CSCA issued the Document Signer certificate (issuer: {dsc.issuer_text}).",
+            ), None
         return Check.failed(
             "dsc_signature_invalid",
             f"The Document Signer certificate is not signed by any trusted CSCA named {dsc.issuer_text}.",
         ), None
-    csca = next((c for c in signing if c.valid_at(at)), signing[0])
+    csca = next((c for c in signing if c.valid_at(at) and _may_issue(c) is None), None)
+    csca = csca or next((c for c in signing if c.valid_at(at)), signing[0])
     problems: list[tuple[str, str]] = []
-    day = f"{at:%Y-%m-%d}"
-    if at > dsc.not_after:
-        problems.append(("dsc_expired", f"The Document Signer certificate expired on {dsc.not_after:%Y-%m-%d}."))
-    elif at < dsc.not_before:
-        problems.append(
-            ("dsc_not_yet_valid", f"The Document Signer certificate is not valid before {dsc.not_before:%Y-%m-%d}.")
-        )
-    if at > csca.not_after:
-        problems.append(("csca_expired", f"The CSCA certificate expired on {csca.not_after:%Y-%m-%d}."))
-    elif at < csca.not_before:
-        problems.append(("csca_not_yet_valid", f"The CSCA certificate is not valid on {day}."))
+    problems += _validity_problems(dsc, "Document Signer", "dsc", at)
+    if link is not None:
+        problems += _validity_problems(link, "link", "csca", at)
+        problems += _issuer_problems(link, "link")
+    problems += _validity_problems(csca, "CSCA", "csca", at)
     # ICAO 9303-12 requires keyUsage in both certificates, but China's CSCA has none; following RFC 5280, an absent
     # keyUsage restricts nothing, and only one that leaves out the needed use is a failure.
     if dsc.key_usage is not None and "digital_signature" not in dsc.key_usage:
         problems.append(("dsc_key_usage", "The Document Signer certificate is not allowed to sign (keyUsage)."))
-    if csca.key_usage is not None and "key_cert_sign" not in csca.key_usage:
-        problems.append(("csca_key_usage", "The CSCA certificate is not allowed to sign certificates (keyUsage)."))
+    problems += _issuer_problems(csca, "CSCA")
     revoked = trust_store.revocation_of(dsc)
     if revoked is not None and revoked.revoked_at <= at:
         problems.append(
             ("dsc_revoked", f"The Document Signer certificate was revoked on {revoked.revoked_at:%Y-%m-%d}.")
         )
     if problems:
-        keys = tuple(key for key, _ in problems)
+        keys = tuple(dict.fromkeys(key for key, _ in problems))
         return Check.failed(keys[0], " ".join(text for _, text in problems), more=keys[1:]), csca
+    via = f" through the link certificate {link.label}" if link is not None else ""
     return Check.passed(
-        "chain_valid", f"The Document Signer certificate chains to the trusted CSCA {csca.label}."
+        "chain_valid", f"The Document Signer certificate chains to the trusted CSCA {csca.label}{via}."
     ), csca
 
 
@@ -178,9 +261,9 @@ def passive_authentication(
     """Verify ``sod`` and the data groups in ``files`` against ``trust_store`` at time ``at`` (timezone-aware)."""
     if at.tzinfo is None:
         raise ValueError("the verification time must be timezone-aware")
-    dsc = sod.dsc
-    signature = _check_signature(sod, dsc)
-    chain, csca = _check_chain(dsc, trust_store, at)
+    dsc, from_trust_store = _find_dsc(sod, trust_store)
+    signature = _check_signature(sod, dsc, from_trust_store=from_trust_store)
+    chain, csca = _check_chain(dsc, trust_store, at, carried=sod.signed_data.certificates)
     dg_hashes, verified, absent = _check_hashes(sod, files)
     return PassiveAuthResult(
         signature=signature,

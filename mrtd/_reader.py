@@ -46,6 +46,9 @@ class FileSelection(enum.Enum):
 
     FID = "fid"
     """SELECT EF by file identifier (``00 A4 02 0C 02 xx xx``), then READ BINARY by offset: what every CCCD accepts."""
+    FID_ANY = "fid_any"
+    """SELECT by file identifier with P1 = 00 (``00 A4 00 0C 02 xx xx``), for chips that refuse ICAO's P1 = 02 with
+    6A86. The reader falls back to it by itself and keeps it for the next files."""
     SFI = "sfi"
     """READ BINARY with the short file identifier in P1, which selects the file in the same APDU (one APDU less)."""
 
@@ -107,9 +110,10 @@ class _Counter:
         return self.local
 
 
-def select_file_command(file: FileId) -> CommandAPDU:
-    """SELECT EF by FID without FCI (P2 = 0C): the form ICAO 9303 terminals use and every CCCD accepts."""
-    return CommandAPDU(0x00, 0xA4, 0x02, 0x0C, data=file.fid.to_bytes(2, "big"))
+def select_file_command(file: FileId, *, any_level: bool = False) -> CommandAPDU:
+    """SELECT EF by FID without FCI (P2 = 0C): P1 = 02 ("EF under the current DF"), the form ICAO 9303-10 gives and
+    every CCCD accepts, or with ``any_level`` P1 = 00 (ISO/IEC 7816-4 "MF, DF or EF"), which some chips want."""
+    return CommandAPDU(0x00, 0xA4, 0x00 if any_level else 0x02, 0x0C, data=file.fid.to_bytes(2, "big"))
 
 
 def read_binary_command(offset: int, le: int, *, sfi: int | None = None) -> CommandAPDU:
@@ -144,6 +148,26 @@ async def _checked(counter: _Counter, command: CommandAPDU, file: FileId, *, wha
         raise
 
 
+async def _select(counter: _Counter, file: FileId, *, any_level: bool) -> bool:
+    """SELECT ``file``; returns whether the chip needed the P1 = 00 form.
+
+    A chip that refuses ICAO's P1 = 02 with 6A86 ("incorrect P1-P2") gets P1 = 00 once. Some chips answer that
+    refusal in clear under secure messaging and keep the session, as they do 6A82: the retry is just as safe, since
+    at worst a forged status costs one more SELECT.
+    """
+    try:
+        response = await _checked(counter, select_file_command(file, any_level=any_level), file, what="selecting")
+    except SecureMessagingError as exc:
+        if any_level or exc.sw != StatusWord.INCORRECT_P1_P2:
+            raise
+        response = ResponseAPDU(b"", exc.sw)
+    if response.sw == StatusWord.INCORRECT_P1_P2 and not any_level:
+        any_level = True
+        response = await _checked(counter, select_file_command(file, any_level=True), file, what="selecting")
+    _raise_unless_ok(response, file)
+    return any_level
+
+
 def _next_le(current: int, sw: int) -> int | None:
     """A smaller Le after a refusal, or None when there is none left."""
     hint = wrong_le_hint(sw)
@@ -168,10 +192,11 @@ async def read_file(
     opts = options or ReadOptions()
     counter = _Counter(channel, meter)
     sfi: int | None = None
+    any_level = opts.selection is FileSelection.FID_ANY
     if opts.selection is FileSelection.SFI and 1 <= file.sfi <= 30:
         sfi = file.sfi
     else:
-        _raise_unless_ok(await _checked(counter, select_file_command(file), file, what="selecting"), file)
+        any_level = await _select(counter, file, any_level=any_level)
 
     short_cap = opts.max_le
     extended = opts.extended_length
@@ -234,7 +259,7 @@ async def read_file(
         ):
             # The chip does not take short file identifiers: select the file and read by offset instead.
             sfi = None
-            _raise_unless_ok(await _checked(counter, select_file_command(file), file, what="selecting"), file)
+            any_level = await _select(counter, file, any_level=any_level)
             continue
         if odd and sw in (StatusWord.INS_NOT_SUPPORTED, StatusWord.INCORRECT_P1_P2):
             raise ProtocolNotSupported(
@@ -261,7 +286,8 @@ async def read_file(
         short_cap = smaller
     totals = counter.totals()
     assert total is not None
-    learned = replace(opts, max_le=min(opts.max_le, short_cap), extended_length=extended)
+    selection = FileSelection.FID_ANY if any_level and opts.selection is FileSelection.FID else opts.selection
+    learned = replace(opts, selection=selection, max_le=min(opts.max_le, short_cap), extended_length=extended)
     return FileRead(file, data[:total], totals.apdus, totals.bytes_sent, totals.bytes_received, learned)
 
 

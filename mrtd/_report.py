@@ -24,11 +24,13 @@ not change it. The keys, by check (``checks.<name>.reason`` in the JSON; each fa
 ``reasons``):
 
 * ``passive_auth``: pass ``sod_signature_valid``; fail ``sod_malformed``, ``sod_signature_invalid``,
-  ``dsc_not_found``, ``message_digest_missing``, ``message_digest_mismatch``, ``content_type_mismatch``,
-  ``sod_algorithm_unsupported``; skipped ``sod_missing``.
+  ``dsc_not_found`` (the SOD carries certificates, none the one it names), ``message_digest_missing``,
+  ``message_digest_mismatch``, ``content_type_mismatch``, ``sod_algorithm_unsupported``; skipped ``sod_missing``,
+  ``dsc_not_found`` (the SOD carries no certificate, and the trust store has none that matches).
 * ``chain``: pass ``chain_valid``; fail ``csca_not_found``, ``dsc_signature_invalid``, ``dsc_expired``,
   ``dsc_not_yet_valid``, ``csca_expired``, ``csca_not_yet_valid``, ``dsc_key_usage``, ``csca_key_usage``,
-  ``dsc_revoked``; skipped ``no_trust_anchor``, ``dsc_not_found``, ``sod_missing``, ``sod_malformed``.
+  ``csca_not_ca``, ``dsc_revoked``; skipped ``no_trust_anchor``, ``dsc_not_found``, ``sod_missing``,
+  ``sod_malformed``.
 * ``dg_hashes``: pass ``dg_hashes_match``; fail ``dg_hash_mismatch:<DG>``, ``dg_not_in_sod:<DG>``; skipped
   ``no_data_groups``, ``sod_missing``, ``sod_malformed``.
 * ``active_auth``: pass ``aa_signature_valid``; fail ``aa_signature_invalid``, ``aa_algorithm_unknown``,
@@ -277,8 +279,9 @@ def _merge_holder(dg13: DG13 | None, dg1: DG1 | None, at: dt.datetime) -> Holder
         "sex": sex,
         "nationality": mrz.nationality or None,
     }
-    # Expiry from the MRZ only when DG13 says nothing about it (DG13 "Không thời hạn" leaves the date unset on purpose).
-    if dg13 is None or dg13.date_of_expiry_text is None:
+    # Expiry from the MRZ unless DG13 says the card does not expire ("Không thời hạn" leaves the date unset on
+    # purpose); a DG13 expiry in no known form is as good as absent, as for every other date.
+    if dg13 is None or not dg13.no_expiry:
         from_mrz["date_of_expiry"] = mrz.expiry_date()
     values = {item.name: getattr(base, item.name) for item in fields(base)}
     for name, value in from_mrz.items():
@@ -414,7 +417,7 @@ def verify_document(
     dg2 = _parse(files, FileId.DG2, parse_dg2, problems, notes)
     dg13 = _parse(files, FileId.DG13, parse_dg13, problems, notes)
     if dg13 is not None:
-        problems.extend(f"DG13: {problem}" for problem in dg13.problems)
+        problems.extend(problem if problem.startswith("DG13") else f"DG13: {problem}" for problem in dg13.problems)
     dg14 = _parse(files, FileId.DG14, parse_dg14, problems, notes)
     dg15 = _parse(files, FileId.DG15, parse_dg15, problems, notes)
 
@@ -460,8 +463,9 @@ def verify_document(
     document = DocumentInfo(
         mrz=mrz.lines if mrz else (),
         document_number=mrz.document_number if mrz else None,
-        lds_version=(com.lds_version if com else None) or (sod.lds.lds_version if sod else None),
-        unicode_version=(com.unicode_version if com else None) or (sod.lds.unicode_version if sod else None),
+        # The SOD's LDSVersionInfo is signed and EF.COM is not: the signed one wins when both are there.
+        lds_version=(sod.lds.lds_version if sod else None) or (com.lds_version if com else None),
+        unicode_version=(sod.lds.unicode_version if sod else None) or (com.unicode_version if com else None),
         data_groups=tuple(f.label for f in sorted(files, key=_order) if f.dg_number is not None),
         sod_data_groups=tuple(f.label for f in sod.lds.data_groups) if sod else (),
         absent_data_groups=tuple(f.label for f in pa.absent_groups) if pa else (),

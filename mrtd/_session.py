@@ -174,7 +174,17 @@ class CardReadResult:
 
 
 _SELECT_APPLICATION: Final = CommandAPDU(0x00, 0xA4, 0x04, 0x0C, data=EMRTD_AID)
+_SELECT_APPLICATION_FCI: Final = CommandAPDU(0x00, 0xA4, 0x04, 0x00, data=EMRTD_AID, le=256)
 _SELECT_MF: Final = CommandAPDU(0x00, 0xA4, 0x00, 0x0C, data=b"\x3f\x00")
+
+
+async def _select_application(channel: Channel) -> None:
+    """SELECT the eMRTD application by its AID, without FCI (P2 = 0C) as ICAO 9303-10 gives it; a chip that refuses
+    that form with 6A86 ("incorrect P1-P2") is asked again for its FCI (P2 = 00), which is all it will answer."""
+    response = await channel.send(_SELECT_APPLICATION)
+    if response.sw == StatusWord.INCORRECT_P1_P2:
+        response = await channel.send(_SELECT_APPLICATION_FCI)
+    response.check(context="selecting the eMRTD application")
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +278,7 @@ class _Session:
             access = await self._access_control()
             if access.protocol is AccessProtocol.PACE:
                 # PACE runs in the MF; the application is selected under the new secure messaging.
-                (await access.channel.send(_SELECT_APPLICATION)).check(context="selecting the eMRTD application")
+                await _select_application(access.channel)
         self.enter(SessionState.APPLICATION)
         return access
 
@@ -316,7 +326,7 @@ class _Session:
                 " (document number, date of birth, date of expiry)"
             )
         # After a refused PACE the chip may be anywhere: select the application in clear, as BAC requires.
-        (await self.plain.send(_SELECT_APPLICATION)).check(context="selecting the eMRTD application")
+        await _select_application(self.plain)
         wrong: WrongAccessKey | None = None
         for key in mrz_keys:
             try:
@@ -499,7 +509,9 @@ async def _run(session: _Session, aa_challenge: bytes | None) -> CardReadResult:
                 )
             except CardRemoved:
                 raise
-            except (CardError, ParseError) as exc:
+            except (CardError, ParseError, SecureMessagingError) as exc:
+                # Nothing is read after this step, so a broken channel costs only the proof: the chip did not sign
+                # (for example a 2048-bit key on a chip without extended length, which answers 6700 in clear).
                 aa_error = str(exc)
     session.enter(SessionState.DONE)
     return CardReadResult(

@@ -24,7 +24,8 @@ from mrtd._tlv import TLV, parse_one
 
 ID_DATA = "1.2.840.113549.1.7.1"
 ID_SIGNED_DATA = "1.2.840.113549.1.7.2"
-_ACCEPTED_ECONTENT_TYPES = (ID_LDS_SECURITY_OBJECT, ID_DATA)
+ACCEPTED_ECONTENT_TYPES = (ID_LDS_SECURITY_OBJECT, ID_DATA)
+"""What an EF.SOD's eContentType may be; passive authentication fails any other (``content_type_mismatch``)."""
 _DIGEST_SIZES = {"sha1": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64}
 _INTEGER, _OCTET_STRING, _OID, _PRINTABLE, _SEQUENCE = 0x02, 0x04, 0x06, 0x13, 0x30
 _ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
@@ -262,7 +263,9 @@ def parse_sod(data: bytes) -> SOD:
     top = unwrap(data, FileId.SOD)
     indefinite = len(data) > 1 and data[1] == 0x80
     inner_indefinite = len(top.value) > 1 and top.value[1] == 0x80
-    signed = parse_signed_data(top.value, accepted_types=_ACCEPTED_ECONTENT_TYPES)
+    # Any eContentType is decoded, so that passive authentication can name a wrong one (content_type_mismatch)
+    # rather than call the file malformed; its content must still be an LDSSecurityObject.
+    signed = parse_signed_data(top.value)
     return SOD(
         signed_data=signed,
         lds=parse_lds_security_object(signed.econtent),

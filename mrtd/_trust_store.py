@@ -1,4 +1,4 @@
-"""The trust store: CSCA certificates (PEM/DER), ICAO CSCA master lists and CRLs, indexed for chain building.
+"""The trust store: CSCA certificates (PEM/DER, PEM or PKCS#7 bundles), ICAO master lists and CRLs, for chains.
 
 A master list is only as good as its signer, so its CMS signature is verified and the signer certificate must be
 issued by a CSCA the store already trusts (for the German and Dutch lists: their national roots). A list that does
@@ -17,16 +17,20 @@ import enum
 import hashlib
 import logging
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import cms, core
+
 from mrtd._certificates import Certificate, RevocationList, RevokedCertificate, parse_certificate, parse_crl
 from mrtd._errors import ParseError, TLVError, TrustStoreError
+from mrtd._lds import ASN1_ERRORS
 from mrtd._oids import ID_CSCA_MASTER_LIST
 from mrtd._signatures import verify_signature
-from mrtd._sod import SignedData, parse_signed_data
-from mrtd._tlv import parse_all, parse_one
+from mrtd._sod import ID_SIGNED_DATA, SignedData, parse_signed_data
+from mrtd._tlv import parse_all, parse_one, read_tlv
 
 _log = logging.getLogger(__name__)
 
@@ -308,8 +312,22 @@ def _classify(name: str, data: bytes) -> _Kind | None:
 
 def _certificate_ders(data: bytes) -> list[bytes]:
     if b"-----BEGIN" in data:
-        return [der for kind, der in _pem_blocks(data) if kind in ("CERTIFICATE", "TRUSTED CERTIFICATE")]
+        return [
+            _without_trust_settings(der) if kind == "TRUSTED CERTIFICATE" else der
+            for kind, der in _pem_blocks(data)
+            if kind in ("CERTIFICATE", "TRUSTED CERTIFICATE")
+        ]
     return [data]
+
+
+def _without_trust_settings(der: bytes) -> bytes:
+    """The certificate of an OpenSSL ``TRUSTED CERTIFICATE`` block, without the trust settings OpenSSL appends to
+    it (``x509 -addtrust``): they are local OpenSSL policy, and this store's trust is the user naming the file."""
+    try:
+        _, end = read_tlv(der)
+    except TLVError:
+        return der  # the certificate parser says what is wrong with it
+    return der[:end]
 
 
 def _master_list_der(data: bytes) -> bytes:
@@ -319,14 +337,41 @@ def _master_list_der(data: bytes) -> bytes:
     return data
 
 
-def _read(path: Path) -> bytes:
+def _certs_only(der: bytes) -> list[bytes] | None:
+    """The certificates of a certs-only PKCS#7 (``.p7b``: SignedData with neither signers nor content, as
+    ``openssl crl2pkcs7`` writes CSCA bundles), or None when ``der`` is something else.
+
+    Such a file signs nothing, so its certificates are exactly as trusted as a PEM bundle's: because the user named
+    the file, not because of the file.
+    """
     try:
-        size = path.stat().st_size
-        if size > MAX_TRUST_FILE_SIZE:
-            raise TrustStoreError(f"{path}: {size} bytes is too large for a certificate, CRL or master list")
-        return path.read_bytes()
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].dotted != ID_SIGNED_DATA:
+            return None
+        signed = info["content"]
+        if len(signed["signer_infos"]) or not isinstance(signed["encap_content_info"]["content"], core.Void):
+            return None
+        certs = signed["certificates"]
+        if isinstance(certs, core.Void):
+            return []
+        return [choice.chosen.dump() for choice in certs if choice.name == "certificate"]
+    except ASN1_ERRORS:
+        return None
+
+
+def _read(path: Path) -> bytes:
+    """A regular file's bytes, bounded by what is read rather than by stat() (a device or a pipe given as a trust
+    file would otherwise never end, and /proc files report a size of 0)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise TrustStoreError(f"{path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TRUST_FILE_SIZE + 1)
     except OSError as exc:
         raise TrustStoreError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_TRUST_FILE_SIZE:
+        raise TrustStoreError(f"{path} is larger than {MAX_TRUST_FILE_SIZE} bytes: not a certificate, CRL or list")
+    return data
 
 
 def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
@@ -335,7 +380,10 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     for path in paths:
         if path.is_dir():
             # Top level only: a folder of trust files is flat, and sub-folders may hold things not meant for trust.
-            files.extend((child, False) for child in sorted(path.iterdir()) if child.is_file())
+            try:
+                files.extend((child, False) for child in sorted(path.iterdir()) if child.is_file())
+            except OSError as exc:
+                raise TrustStoreError(f"cannot list {path}: {exc.strerror or exc}") from exc
         elif path.exists():
             files.append((path, True))
         else:
@@ -366,7 +414,14 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
         if kind is _Kind.CERTIFICATES:
             certificates.extend((origin, der) for der in _certificate_ders(data))
         elif kind is _Kind.MASTER_LIST:
-            master_lists.append((origin, _master_list_der(data)))
+            der = _master_list_der(data)
+            bundle = _certs_only(der)
+            if bundle is None:
+                master_lists.append((origin, der))
+            elif bundle:
+                certificates.extend((origin, cert) for cert in bundle)
+            else:
+                raise TrustStoreError(f"{path} is a PKCS#7 bundle without certificates")
         else:
             crls.append((origin, data))
     for origin, der in certificates:

@@ -103,6 +103,7 @@ class QuirkyChip:
     odd_ins: bool = True
     extended: bool = True
     protected: frozenset[int] = frozenset()
+    select_p1: int | None = None  # the only P1 SELECT EF accepts (6A86 for others); None: any
     selected: int | None = None
     log: list[CommandAPDU] = field(default_factory=list)
 
@@ -115,6 +116,8 @@ class QuirkyChip:
         if command.is_extended and not self.extended:
             return ResponseAPDU(b"", 0x6700)
         if command.ins == 0xA4:
+            if self.select_p1 is not None and command.p1 != self.select_p1:
+                return ResponseAPDU(b"", 0x6A86)
             fid = int.from_bytes(command.data, "big")
             if fid in self.protected:
                 return ResponseAPDU(b"", 0x6982)
@@ -282,6 +285,41 @@ async def test_plain_6a82_under_secure_messaging_is_file_not_found() -> None:
     channel = SecureChannel(ScriptedCard([(None, "6A82")]), SecureMessaging(keys))
     with pytest.raises(FileNotFound):
         await read_file(channel, FileId.DG11)
+
+
+async def test_a_chip_refusing_select_p1_02_gets_p1_00_and_keeps_it() -> None:
+    # ICAO 9303-10 selects EFs with P1 = 02; a chip that answers 6A86 to it is asked with P1 = 00 (ISO/IEC 7816-4
+    # "MF, DF or EF"), and the next file starts with that form.
+    chip = QuirkyChip({0x011E: EF_COM, 0x010D: DG13}, select_p1=0x00)
+    first = await read_file(PlainChannel(chip), FileId.COM)
+    assert first.data == EF_COM
+    assert [(c.p1, c.p2) for c in chip.log if c.ins == 0xA4] == [(0x02, 0x0C), (0x00, 0x0C)]
+    assert first.options.selection is FileSelection.FID_ANY
+    chip.log.clear()
+    second = await read_file(PlainChannel(chip), FileId.DG13, options=first.options)
+    assert second.data == DG13
+    assert [c.p1 for c in chip.log if c.ins == 0xA4] == [0x00]
+    # A chip that refuses both forms still gives the error of the last one.
+    with pytest.raises(CardError, match="6A86"):
+        await read_file(PlainChannel(QuirkyChip({0x011E: EF_COM}, select_p1=0x08)), FileId.COM)
+
+
+async def test_select_refused_in_clear_under_secure_messaging_is_retried_with_p1_00() -> None:
+    keys = SessionKeys(CipherSuite.DES3, bytes(range(16)), bytes(range(16, 32)))
+    chip = QuirkyChip({0x011E: EF_COM}, select_p1=0x00)
+    chip_sm = SecureMessaging(keys, ssc=0)
+
+    async def clear_refusals(raw: bytes) -> bytes:
+        answer = chip.answer(chip_sm.unprotect_command(CommandAPDU.decode(raw)))
+        if answer.sw == 0x6A86:
+            chip_sm.protect_response(answer)  # keeps the SSC in step, as the reader counts the answer too
+            return answer.encode()
+        return chip_sm.protect_response(answer).encode()
+
+    channel = SecureChannel(clear_refusals, SecureMessaging(keys, ssc=0))
+    result = await read_file(channel, FileId.COM)
+    assert result.data == EF_COM
+    assert result.options.selection is FileSelection.FID_ANY
 
 
 async def test_oversized_and_malformed_files() -> None:

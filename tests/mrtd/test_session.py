@@ -4,6 +4,7 @@ clone, statistics and the state machine."""
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 
 import pytest
 from apdu_script import ReplayRng, ScriptedCard
@@ -14,6 +15,7 @@ from virtual_chip import VirtualChip, card_access_for, dg14_for, dg15_for, lds
 
 from mrtd import CardRemoved, ProtocolNotSupported, WrongAccessKey
 from mrtd._access_keys import Can, MrzKey, PasswordType, cccd_can, cccd_mrz_keys
+from mrtd._apdu import Transmit
 from mrtd._files import FileId
 from mrtd._reader import ReadOptions
 from mrtd._session import (
@@ -323,6 +325,41 @@ async def test_active_authentication_failure_is_recorded() -> None:
     assert result.aa_signature is None
     assert result.aa_error is not None
     assert "INTERNAL AUTHENTICATE" in result.aa_error
+
+
+def _answering(chip: VirtualChip, answer: Callable[[bytes], bytes | None]) -> Transmit:
+    """``chip`` behind a filter that answers some commands itself, the way a chip with other habits would."""
+
+    async def transmit(raw: bytes) -> bytes:
+        return answer(raw) or await chip(raw)
+
+    return transmit
+
+
+async def test_a_chip_that_wants_the_fci_form_of_select_application_is_read() -> None:
+    # ICAO 9303-10 selects the application with P2 = 0C; some chips only take P2 = 00 and refuse the other with 6A86.
+    chip = _chip(card_access=None)
+    refused = bytes.fromhex("00A4040C07A0000002471001")
+    transmit = _answering(chip, lambda raw: bytes.fromhex("6A86") if raw == refused else None)
+    result = await read_card(transmit, MRZ, options=SessionOptions(files=(FileId.DG1,)))
+    assert result.access is AccessProtocol.BAC
+    assert result.files[FileId.DG1] == chip.files[FileId.DG1]
+    assert [(c.p2, c.le) for c in chip.log if c.ins == 0xA4 and c.p1 == 0x04] == [(0x00, 256)]
+
+
+async def test_active_authentication_broken_by_the_channel_is_recorded_not_raised() -> None:
+    # A 2048-bit AA key on a chip without extended length: INTERNAL AUTHENTICATE gets 6700 in clear. The files read
+    # so far stand; the missing signature becomes the verifier's aa_refused, not a failed read.
+    chip = _chip()
+    result = await read_card(
+        _answering(chip, lambda raw: bytes.fromhex("6700") if raw[1] == 0x88 else None),
+        cccd_can(ID_NUMBER),
+        aa_challenge=bytes(8),
+    )
+    assert result.aa_signature is None
+    assert result.aa_error is not None
+    assert "6700" in result.aa_error
+    assert result.files[FileId.DG15] == chip.files[FileId.DG15]
 
 
 async def test_card_removed_at_any_point_is_never_a_partial_success() -> None:
