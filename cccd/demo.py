@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from cryptography.hazmat.primitives import serialization
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -191,7 +192,7 @@ def _table(results: list[DemoResult], path: str) -> Table:
         table.add_column(column)
     for result in results:
         if result.verdict is None:
-            verdict = f"[red]error[/]: {result.error}"
+            verdict = f"[red]error[/]: {escape(result.error or '')}"
         else:
             style = "green" if result.verdict is Verdict.GENUINE else "red"
             mark = "✓" if result.as_expected else "✗ unexpected"

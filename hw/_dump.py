@@ -208,7 +208,7 @@ def write_dump(
 ) -> None:
     """Write a dump that :func:`read_dump` reads back (``SOD``, ``DG1``..., ``AA.challenge``/``AA.signature``).
 
-    Files are created 0600: a dump holds the holder's personal data.
+    Files are written 0600: a dump holds the holder's personal data.
     """
     directory.mkdir(parents=True, exist_ok=True)
     items = {file.label: data for file, data in files.items()}
@@ -216,7 +216,13 @@ def write_dump(
         items["AA.challenge"] = active_auth.challenge
         items["AA.signature"] = active_auth.signature
     for name, data in items.items():
-        path = directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write_private(directory / name, data)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (0600), also when the file was there with a wider mode:
+    chip files and portraits are personal data."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(data)

@@ -58,7 +58,6 @@ class MemoryReader:
         self._realtime = realtime
         self._in_use = False
         self._changed = asyncio.Event()
-        self._generation = 0
 
     @property
     def name(self) -> str:
@@ -77,7 +76,6 @@ class MemoryReader:
         self._notify()
 
     def _notify(self) -> None:
-        self._generation += 1
         self._changed.set()
 
     def _state(self) -> ReaderEvent:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,6 @@ from hw._reader import (
     atr_supports_extended_length,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 

@@ -17,9 +17,7 @@ from smartcard import scard
 
 from hw._reader import ReaderUnavailable
 
-PCSCD_SOCKET = Path("/run/pcscd/pcscd.comm")
 VPCD_READER = "Virtual PCD 00 00"
-VPCD_PORT = 35963
 
 
 def pcsc_readers() -> list[str] | None:
@@ -34,6 +32,11 @@ def pcsc_readers() -> list[str] | None:
         return list(readers)
     finally:
         scard.SCardReleaseContext(context)
+
+
+def _pcscd_binary(name: str = "pcscd") -> str | None:
+    # Debian installs pcscd in /usr/sbin, which an unprivileged user's PATH often lacks.
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 
 def vpcd_installed() -> bool:
@@ -73,7 +76,7 @@ class PcscDaemon:
             time.sleep(0.02)
 
     def _start(self) -> None:
-        path = shutil.which(self._binary) or shutil.which(self._binary, path="/usr/sbin:/sbin")
+        path = _pcscd_binary(self._binary)
         if path is None:
             raise ReaderUnavailable("pcscd is not installed (apt-get install pcscd vsmartcard-vpcd)")
         output = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -120,6 +123,4 @@ def running_pcscd(*, wait_for_reader: str | None = VPCD_READER, timeout: float =
 
 def pcscd_usable() -> bool:
     """Whether this machine can run the PC/SC path at all (pcscd and the vpcd driver installed, or pcscd up)."""
-    return pcsc_readers() is not None or (
-        (shutil.which("pcscd") or shutil.which("pcscd", path="/usr/sbin:/sbin")) is not None and vpcd_installed()
-    )
+    return pcsc_readers() is not None or (_pcscd_binary() is not None and vpcd_installed())

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hw._dump import DumpError, read_dump
+from hw._dump import DumpError, read_dump, write_private
 from hw._reader import CardReader, CardRemoved, HwError, NoCard, ReaderUnavailable
 from hw._reader_pcsc import PcscReader
 from hw._reader_session import CardVerification, QrSupport, keys_from_id, read_and_verify
@@ -40,6 +40,7 @@ from mrtd import (
     VerificationReport,
     WrongAccessKey,
     cccd_document_number,
+    holder_to_json,
     load_trust_store,
     mrz_date,
     parse_mrz,
@@ -89,14 +90,6 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def load_trust(paths: list[Path], *, at: dt.datetime) -> TrustStore:
-    """The trust store for ``--trust`` options; a clear error and exit 1 when a file cannot be trusted."""
-    try:
-        return load_trust_store(paths, at=at)
-    except TrustStoreError as exc:
-        raise _fail(f"trust store: {exc}") from exc
-
-
 def _render(report: VerificationReport, console: Console) -> None:
     console.print(f"[{_VERDICT_STYLE[report.verdict]}]{_VERDICT_TEXT[report.verdict]}[/]")
     if report.reasons:
@@ -126,7 +119,7 @@ def _render(report: VerificationReport, console: Console) -> None:
     holder = Table(title="Holder", title_justify="left", show_header=False)
     holder.add_column("field")
     holder.add_column("value")
-    for name, value in report.to_json()["holder"].items():
+    for name, value in holder_to_json(report.holder).items():
         if value is not None:
             holder.add_row(_HOLDER_LABELS.get(name, name), escape(str(value)))
     if report.document.no_expiry:
@@ -164,11 +157,6 @@ def print_report(report: VerificationReport, *, as_json: bool) -> int:
 def _usage(message: str) -> typer.Exit:
     Console(stderr=True).print(f"[bold red]usage error:[/] {message}", highlight=False)
     return typer.Exit(code=2)
-
-
-def _unavailable(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=3)
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -243,6 +231,14 @@ def _read_error(kind: str, message: str, code: int, as_json: bool) -> typer.Exit
     return typer.Exit(code=code)
 
 
+def _trust_store(paths: list[Path] | None, *, at: dt.datetime, as_json: bool) -> TrustStore:
+    """The trust store the ``--trust`` options name; exit 1 with the reason when a file cannot be trusted."""
+    try:
+        return load_trust_store(paths or [], at=at)
+    except TrustStoreError as exc:
+        raise _read_error("bad_trust_store", f"trust store: {exc}", 1, as_json) from exc
+
+
 def _render_session(verification: CardVerification, console: Console) -> None:
     session = verification.session_json()
     ms = session["ms"]
@@ -292,10 +288,7 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             dump = read_dump(directory)
         except DumpError as exc:
             raise _read_error("bad_input", str(exc), 1, as_json) from exc
-        try:
-            store = load_trust_store(trust or [], at=when)
-        except TrustStoreError as exc:
-            raise _read_error("bad_trust_store", f"trust store: {exc}", 1, as_json) from exc
+        store = _trust_store(trust, at=when, as_json=as_json)
         report = verify_document(dump.files, trust_store=store, at=when, active_auth=dump.active_auth)
         raise typer.Exit(code=print_report(report, as_json=as_json))
 
@@ -349,7 +342,7 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             can=can, mrz=mrz, doc_number=doc_number, dob=dob, expiry=expiry, id_number=id_number, qr_text=qr_text, qr=qr
         )
         now = dt.datetime.now(dt.UTC)
-        store = load_trust(trust or [], at=now)
+        store = _trust_store(trust, at=now, as_json=as_json)
         selector: str | int | None = int(reader) if reader is not None and reader.isdigit() else reader
         try:
             verification = asyncio.run(
@@ -368,10 +361,15 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             verification = verification.with_check("qr_match", qr.cross_check(printed, verification.report.holder))
         if photo is not None:
             image = verification.portrait
+            warnings = Console(stderr=True, soft_wrap=True)
             if image is None:
-                Console(stderr=True).print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
+                warnings.print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
             else:
-                photo.write_bytes(image)
+                try:
+                    write_private(photo, image)
+                except OSError as exc:
+                    message = f"cannot write the portrait to {photo}: {exc.strerror or exc}"
+                    warnings.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
         if as_json:
             sys.stdout.write(json.dumps(verification.to_json(), ensure_ascii=False, indent=2) + "\n")
         else:

@@ -7,7 +7,6 @@ functions that take a ``transmit`` callable; nothing here knows a card reader.
 
 from mrtd._aa_verify import ActiveAuthEvidence, verify_active_authentication
 from mrtd._access_keys import (
-    NO_EXPIRY,
     AccessKey,
     BacKeys,
     Can,
@@ -75,7 +74,7 @@ from mrtd._errors import (
 from mrtd._files import EMRTD_AID, FileId
 from mrtd._holder import Holder, Sex
 from mrtd._keys import PublicKey, RsaPublicKey, load_public_key
-from mrtd._mrz import MRZ, MRZFormat, check_digit, parse_mrz
+from mrtd._mrz import MRZ, NO_EXPIRY, MRZFormat, check_digit, parse_mrz
 from mrtd._oids import (
     ECDSA_PLAIN_SIGNATURES,
     ID_AA,

@@ -22,10 +22,7 @@ from typing import Final
 
 from mrtd._crypto import CipherSuite, KdfCounter, kdf
 from mrtd._errors import MRZError
-from mrtd._mrz import mrz_information
-
-NO_EXPIRY: Final = "991231"
-"""The MRZ date of expiry of a card without one ("không thời hạn")."""
+from mrtd._mrz import NO_EXPIRY, mrz_information
 
 # Cards issued from this day under the 2023 Law on Identification are renewed at 14 as well.
 IDENTIFICATION_LAW_START: Final = dt.date(2024, 7, 1)
@@ -45,6 +42,11 @@ class PasswordType(enum.IntEnum):
     CAN = 2
     PIN = 3
     PUK = 4
+
+    @property
+    def label(self) -> str:
+        """How a message names the password: ``MRZ key``, ``CAN``, ``PIN`` or ``PUK``."""
+        return "MRZ key" if self is PasswordType.MRZ else self.name
 
 
 def _digits(value: str, *, length: int | tuple[int, int], what: str) -> str:

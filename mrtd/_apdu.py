@@ -29,6 +29,15 @@ Transmit = Callable[[bytes], Awaitable[bytes]]
 Rng = Callable[[int], bytes]
 """A source of random bytes: ``rng(n)`` returns n bytes. Injected so the worked examples can be replayed."""
 
+
+def random_bytes(rng: Rng, length: int) -> bytes:
+    """``rng(length)``, checked: a source that returns another length would weaken a protocol silently."""
+    value = rng(length)
+    if len(value) != length:
+        raise ValueError(f"the random source returned {len(value)} bytes instead of {length}")
+    return value
+
+
 SHORT_MAX_LC = 255
 SHORT_MAX_LE = 256
 EXTENDED_MAX_LC = 65535
@@ -102,10 +111,6 @@ def describe_status(sw: int) -> str:
     if sw & 0xFF00 == 0x6100:
         return f"{(sw & 0xFF) or 256} more bytes available"
     return "unknown status"
-
-
-def is_success(sw: int) -> bool:
-    return sw == StatusWord.SUCCESS
 
 
 def is_authentication_failure(sw: int) -> bool:

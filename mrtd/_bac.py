@@ -8,7 +8,16 @@ from __future__ import annotations
 import hmac
 
 from mrtd._access_keys import BacKeys, MrzKey
-from mrtd._apdu import CommandAPDU, PlainChannel, Rng, StatusWord, Transmit, is_authentication_failure, status_error
+from mrtd._apdu import (
+    CommandAPDU,
+    PlainChannel,
+    Rng,
+    StatusWord,
+    Transmit,
+    is_authentication_failure,
+    random_bytes,
+    status_error,
+)
 from mrtd._crypto import CipherSuite, cbc_decrypt, cbc_encrypt, retail_mac
 from mrtd._errors import CardError, ParseError, SecureMessagingError, WrongAccessKey
 from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
@@ -65,8 +74,8 @@ async def run_bac(transmit: Transmit, key: MrzKey, *, rng: Rng) -> SecureChannel
         rnd_ic = challenge.data
         if len(rnd_ic) != RND_LENGTH:
             raise ParseError(f"GET CHALLENGE returned {len(rnd_ic)} bytes instead of {RND_LENGTH}")
-        rnd_ifd = _random(rng, RND_LENGTH)
-        k_ifd = _random(rng, KEY_MATERIAL_LENGTH)
+        rnd_ifd = random_bytes(rng, RND_LENGTH)
+        k_ifd = random_bytes(rng, KEY_MATERIAL_LENGTH)
         command = CommandAPDU(0x00, 0x82, 0x00, 0x00, data=bac_seal(keys, rnd_ifd + rnd_ic + k_ifd), le=le)
         answer = await plain.send(command)
         if answer.sw == StatusWord.WRONG_LENGTH and le != 256:
@@ -85,10 +94,3 @@ async def run_bac(transmit: Transmit, key: MrzKey, *, rng: Rng) -> SecureChannel
         sm = SecureMessaging(bac_session_keys(k_ifd, plain_answer[16:32]), ssc=bac_initial_ssc(rnd_ic, rnd_ifd))
         return SecureChannel(transmit, sm)
     raise CardError("the chip refused EXTERNAL AUTHENTICATE with both Le = 28 and Le = 00", sw=StatusWord.WRONG_LENGTH)
-
-
-def _random(rng: Rng, length: int) -> bytes:
-    value = rng(length)
-    if len(value) != length:
-        raise ValueError(f"the random source returned {len(value)} bytes instead of {length}")
-    return value

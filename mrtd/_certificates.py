@@ -85,9 +85,13 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _key(attributes: list[tuple[str, str]]) -> NameKey:
+    return tuple(sorted((oid, _normalise(value)) for oid, value in attributes))
+
+
 def name_key_of(der: bytes) -> NameKey:
     """An order-independent, case- and space-insensitive key of a DER distinguished name."""
-    return tuple(sorted((oid, _normalise(value)) for oid, value in _name_attributes(der)))
+    return _key(_name_attributes(der))
 
 
 def name_key(name: asn1_x509.Name) -> NameKey:
@@ -210,10 +214,14 @@ class Certificate:
 
     def is_signed_by(self, issuer: Certificate) -> bool:
         """True when ``issuer``'s key verifies this certificate's signature (False also for unsupported algorithms)."""
-        try:
-            return verify_signature(issuer.public_key(), self.signature_algorithm, self.tbs, self.signature)
-        except ParseError:
-            return False
+        return _signed_by(issuer, self.signature_algorithm, self.tbs, self.signature)
+
+
+def _signed_by(issuer: Certificate, algorithm: SignatureAlgorithm, tbs: bytes, signature: bytes) -> bool:
+    try:
+        return verify_signature(issuer.public_key(), algorithm, tbs, signature)
+    except ParseError:
+        return False
 
 
 def parse_certificate(der: bytes) -> Certificate:
@@ -229,7 +237,7 @@ def parse_certificate(der: bytes) -> Certificate:
         return Certificate(
             der=bytes(der),
             tbs=tbs_der,
-            subject=tuple(sorted((oid, _normalise(value)) for oid, value in subject_attributes)),
+            subject=_key(subject_attributes),
             issuer=name_key_of(issuer_der),
             subject_der=subject_der,
             issuer_der=issuer_der,
@@ -282,10 +290,7 @@ class RevocationList:
         return next((r for r in self.revoked if r.serial == serial), None)
 
     def is_signed_by(self, issuer: Certificate) -> bool:
-        try:
-            return verify_signature(issuer.public_key(), self.signature_algorithm, self.tbs, self.signature)
-        except ParseError:
-            return False
+        return _signed_by(issuer, self.signature_algorithm, self.tbs, self.signature)
 
 
 def parse_crl(der: bytes) -> RevocationList:

@@ -18,14 +18,13 @@ from mrtd._crypto import CipherSuite
 from mrtd._curves import Point, curve_by_pace_parameter_id, load_ec_public_key
 from mrtd._errors import ChipAuthError, ParseError, ProtocolNotSupported, SecureMessagingError
 from mrtd._files import FileId
-from mrtd._oids import ID_CA_ECDH, decode_integer, decode_oid, encode_oid
+from mrtd._oids import EC_PUBLIC_KEY, ID_CA_ECDH, decode_integer, decode_oid, encode_oid
 from mrtd._pace import generate_key_pair, key_agreement
 from mrtd._reader import select_file_command
 from mrtd._security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo, protocol_cipher
 from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
 from mrtd._tlv import encode_tlv, parse_one
 
-_EC_PUBLIC_KEY: Final = "1.2.840.10045.2.1"
 _STANDARDIZED_DOMAIN_PARAMETERS: Final = "0.4.0.127.0.7.1.2"
 _DH_PUBLIC_NUMBER: Final = "1.2.840.10046.2.1"
 # ICAO 9303-11 §9.2.6: without a ChipAuthenticationInfo, the protocol is id-CA-ECDH-3DES-CBC-CBC.
@@ -66,7 +65,7 @@ def chip_authentication_key(public_key_info: ChipAuthenticationPublicKeyInfo) ->
         oid = decode_oid(algorithm_parts[0].value)
     except (ParseError, ValueError, IndexError) as exc:
         raise ParseError(f"malformed chip authentication public key: {exc}") from exc
-    if oid == _EC_PUBLIC_KEY:
+    if oid == EC_PUBLIC_KEY:
         return load_ec_public_key(spki).point
     if oid == _STANDARDIZED_DOMAIN_PARAMETERS:
         if len(algorithm_parts) < 2 or algorithm_parts[1].tag != 0x02 or bit_string.tag != 0x03:

@@ -15,7 +15,7 @@ from asn1crypto import keys as asn1_keys
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature, encode_dss_signature
 from ecdsa import curves as ecdsa_curves
 from ecdsa import ellipticcurve
 
@@ -255,9 +255,7 @@ class EcPublicKey:
             try:
                 key = ec.EllipticCurvePublicKey.from_encoded_point(crypto_curve, self.point.encode())
                 key.verify(signature_der, digest, ec.ECDSA(Prehashed(hash_algorithm)))
-            except InvalidSignature:
-                return False
-            except (ValueError, UnsupportedAlgorithm):
+            except (InvalidSignature, ValueError, UnsupportedAlgorithm):
                 return False
             return True
         return _verify_with_ecdsa_module(self, signature_der, digest)
@@ -273,8 +271,6 @@ class EcPublicKey:
 
 
 def _verify_with_ecdsa_module(key: EcPublicKey, signature_der: bytes, digest: bytes) -> bool:
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # noqa: PLC0415 - rare path
-
     try:
         r, s = decode_dss_signature(signature_der)
     except ValueError:
@@ -304,13 +300,3 @@ def load_ec_public_key(spki_der: bytes) -> EcPublicKey:
         raise ParseError(f"malformed public key: {exc}") from exc
     curve = curve_from_parameters(parameters)
     return EcPublicKey(curve, curve.decode_point(point_bytes))
-
-
-def hash_for_curve(curve: Curve) -> hashes.HashAlgorithm:
-    """The hash of matching strength, used when nothing else names one."""
-    bits = curve.n.bit_length()
-    if bits <= 256:
-        return hashes.SHA256()
-    if bits <= 384:
-        return hashes.SHA384()
-    return hashes.SHA512()

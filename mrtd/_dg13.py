@@ -194,7 +194,7 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
             year, month, day = (parts.get(k) or parts[k + "2"] for k in ("y", "m", "d"))
             candidates.append((int(year), int(month), int(day)))
     if not candidates:
-        raise ParseError(f"DG13 {field} {text!r} is not a date (dd/mm/yyyy)")
+        raise ParseError(f"DG13 {field} is not a date (dd/mm/yyyy)")
     for year, month, day in candidates:
         if day == 0 or month == 0:
             return None
@@ -202,7 +202,7 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
             return dt.date(year, month, day)
         except ValueError:
             continue
-    raise ParseError(f"DG13 {field} {text!r} is not a calendar date")
+    raise ParseError(f"DG13 {field} is not a calendar date")
 
 
 def _sex(text: str | None) -> Sex | None:

@@ -34,15 +34,6 @@ class ImageType(enum.Enum):
     JPEG2000 = "jpeg2000"
 
 
-class Gender(enum.IntEnum):
-    """ISO/IEC 19794-5 §5.5.3."""
-
-    UNSPECIFIED = 0x00
-    MALE = 0x01
-    FEMALE = 0x02
-    UNKNOWN = 0xFF
-
-
 @dataclass(frozen=True, slots=True)
 class FaceImage:
     """One portrait: the image bytes and what the record says about them (None where the record is silent)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mrtd._errors import ParseError
 from mrtd._files import FileId
-from mrtd._lds import unwrap
+from mrtd._lds import unwrap, version_text
 from mrtd._tlv import parse_all
 
 
@@ -18,13 +18,6 @@ class EfCom:
     unicode_version: str
     data_groups: tuple[FileId, ...]
     unknown_tags: tuple[int, ...] = ()
-
-
-def _version(value: bytes, digits: int, what: str) -> str:
-    text = value.decode("ascii", errors="replace")
-    if len(text) != digits or not text.isdigit():
-        raise ParseError(f"EF.COM {what} {text!r} is not {digits} digits")
-    return ".".join(str(int(text[i : i + 2])) for i in range(0, digits, 2))
 
 
 def parse_ef_com(data: bytes) -> EfCom:
@@ -43,8 +36,8 @@ def parse_ef_com(data: bytes) -> EfCom:
         elif file not in groups:
             groups.append(file)
     return EfCom(
-        lds_version=_version(children[0x5F01], 4, "LDS version"),
-        unicode_version=_version(children[0x5F36], 6, "Unicode version"),
+        lds_version=version_text(children[0x5F01], 4, "EF.COM LDS version"),
+        unicode_version=version_text(children[0x5F36], 6, "EF.COM Unicode version"),
         data_groups=tuple(groups),
         unknown_tags=tuple(unknown),
     )

@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from mrtd._curves import EcPublicKey, load_ec_public_key
 from mrtd._errors import ParseError
 from mrtd._lds import ASN1_ERRORS
+from mrtd._oids import EC_PUBLIC_KEY, RSA_ENCRYPTION, RSASSA_PSS
 
 # Bounds keep a hostile key from turning one modular exponentiation into a denial of service.
 MIN_RSA_BITS = 1000
 MAX_RSA_BITS = 8192
-_RSA_KEY_OIDS = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10")
-_EC_KEY_OID = "1.2.840.10045.2.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +80,9 @@ def load_public_key(spki: bytes) -> PublicKey:
         oid = info["algorithm"]["algorithm"].dotted
     except ASN1_ERRORS as exc:
         raise ParseError(f"malformed public key: {exc}") from exc
-    if oid in _RSA_KEY_OIDS:
+    if oid in (RSA_ENCRYPTION, RSASSA_PSS):
         return PublicKey(spki=spki, rsa=_load_rsa(info))
-    if oid == _EC_KEY_OID:
+    if oid == EC_PUBLIC_KEY:
         try:
             ec_key = load_ec_public_key(spki)
         except ASN1_ERRORS as exc:

@@ -22,6 +22,14 @@ def unwrap(data: bytes, file: FileId) -> TLV:
     return top
 
 
+def version_text(value: bytes, digits: int, what: str) -> str:
+    """A version as EF.COM and the SOD's LDSVersionInfo store it, two digits per part: ``0107`` is ``1.7``."""
+    text = value.decode("ascii", errors="replace")
+    if len(text) != digits or not text.isdigit():
+        raise ParseError(f"{what} {text!r} is not {digits} digits")
+    return ".".join(str(int(text[i : i + 2])) for i in range(0, digits, 2))
+
+
 # What asn1crypto raises on malformed input (it decodes lazily, so these can surface on any field access).
 ASN1_ERRORS: tuple[type[Exception], ...] = (
     ValueError,

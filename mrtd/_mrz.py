@@ -11,13 +11,15 @@ import datetime as dt
 import enum
 import re
 from dataclasses import dataclass
+from typing import Final
 
+from mrtd._cccd_id import id_century_sex
 from mrtd._errors import MRZError
 
 _WEIGHTS = (7, 3, 1)
 _ALLOWED = re.compile(r"[0-9A-Z<]*")
-# MRZ dates have two-digit years; the CCCD convention for "no expiry" is 31 Dec 2099.
-NO_EXPIRY = "991231"
+NO_EXPIRY: Final = "991231"
+"""The MRZ date of expiry of a card without one ("không thời hạn"): MRZ years have two digits, so 31 Dec 2099."""
 
 
 def _char_value(char: str) -> int:
@@ -111,8 +113,9 @@ class MRZ:
         if not self.date_of_birth.isdigit():
             return None
         yy = int(self.date_of_birth[:2])
-        century = cccd_birth_century(self.id_number) if self.id_number else None
-        if century is None:
+        if self.id_number is not None:
+            century, _ = id_century_sex(int(self.id_number[3]))
+        else:
             century = 2000 if 2000 + yy <= reference.year else 1900
         return _to_date(century + yy, self.date_of_birth)
 
@@ -121,16 +124,6 @@ class MRZ:
         if self.has_no_expiry or not self.date_of_expiry.isdigit():
             return None
         return _to_date(2000 + int(self.date_of_expiry[:2]), self.date_of_expiry)
-
-
-def cccd_birth_century(id_number: str) -> int | None:
-    """The first year of the holder's century of birth, from the 4th digit of a 12-digit CCCD number.
-
-    Thông tư 59/2021/TT-BCA Art. 4: 0/1 = 20th century (male/female), 2/3 = 21st, 4/5 = 22nd, 6/7 = 23rd, 8/9 = 24th.
-    """
-    if len(id_number) != 12 or not id_number.isdigit():
-        return None
-    return 1900 + 100 * (int(id_number[3]) // 2)
 
 
 def _to_date(year: int, yymmdd: str) -> dt.date | None:
@@ -165,9 +158,9 @@ def _check_date(field: str, value: str) -> None:
             # 2000 is a leap year, so 29 February is accepted whatever the century.
             dt.date(2000, int(value[2:4]), int(value[4:6]))
         except ValueError:
-            raise MRZError(f"{field} {value} is not a calendar date", field=field) from None
+            raise MRZError(f"{field} is not a calendar date", field=field) from None
     elif not re.fullmatch(r"[0-9<]{6}", value):
-        raise MRZError(f"{field} {value!r} is not a date", field=field)
+        raise MRZError(f"{field} is not a date (YYMMDD)", field=field)
 
 
 def _check_sex(value: str) -> None:
@@ -232,10 +225,8 @@ def _cccd_id_number(l1: str, document_number: str) -> str | None:
         return None
     _verify("id_number", candidate, digit)
     if document_number != candidate[-9:]:
-        raise MRZError(
-            f"document number {document_number} is not the last 9 digits of the ID number {candidate}",
-            field="document_number",
-        )
+        # The message names the fields, never their values: MRZ data is personal and error messages reach logs.
+        raise MRZError("the document number is not the last 9 digits of the ID number", field="document_number")
     return candidate
 
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from mrtd._errors import ParseError
 
+# Hostile input must not grow numbers without bound: Python refuses to print an integer of more than 4300 digits, so an
+# oversized arc or INTEGER would otherwise escape as a ValueError from the first message that names it. Real arcs fit
+# 128 bits (UUID arcs under 2.25), and the INTEGERs read with decode_integer are versions, numbers and identifiers.
+_MAX_ARC_BYTES = 19
+_MAX_INTEGER_BYTES = 8
+
 # BSI TR-03110 / ICAO 9303-11 protocol arcs, under bsi-de 0.4.0.127.0.7.
 ID_PK = "0.4.0.127.0.7.2.2.1"
 ID_PK_DH = ID_PK + ".1"
@@ -20,13 +26,15 @@ ID_PACE_ECDH_IM = ID_PACE + ".4"
 ID_PACE_ECDH_CAM = ID_PACE + ".6"
 ECDSA_PLAIN_SIGNATURES = "0.4.0.127.0.7.1.1.4.1"
 
+# Key and signature algorithms of the PKIX profiles (RFC 3279, RFC 4055, RFC 5480).
+RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
+RSASSA_PSS = "1.2.840.113549.1.1.10"
+EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+
 # ICAO arcs under 2.23.136.1.1.
 ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
 ID_AA = "2.23.136.1.1.5"
-
-# The last arc of a PACE or CA protocol OID names the cipher and MAC (ICAO 9303-11 §9.2).
-CIPHER_ARCS = {1: "3DES", 2: "AES-128", 3: "AES-192", 4: "AES-256"}
 
 
 def decode_oid(content: bytes) -> str:
@@ -35,13 +43,17 @@ def decode_oid(content: bytes) -> str:
         raise ParseError("malformed object identifier")
     arcs: list[int] = []
     value = 0
+    arc_bytes = 0
     for i, byte in enumerate(content):
         if value == 0 and byte == 0x80:
             raise ParseError("object identifier arc with a leading zero byte")
+        arc_bytes += 1
+        if arc_bytes > _MAX_ARC_BYTES:
+            raise ParseError("object identifier arc too large")
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
             arcs.append(value)
-            value = 0
+            value = arc_bytes = 0
         elif i == len(content) - 1:
             raise ParseError("truncated object identifier")
     first = arcs[0]
@@ -69,9 +81,11 @@ def encode_oid(dotted: str) -> bytes:
 
 
 def decode_integer(content: bytes) -> int:
-    """The value of a DER INTEGER's contents octets (two's complement)."""
+    """The value of a DER INTEGER's contents octets (two's complement), at most 8 of them."""
     if not content:
         raise ParseError("empty INTEGER")
+    if len(content) > _MAX_INTEGER_BYTES:
+        raise ParseError(f"INTEGER of {len(content)} bytes where a small number belongs")
     return int.from_bytes(content, "big", signed=True)
 
 

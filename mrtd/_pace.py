@@ -24,6 +24,7 @@ from mrtd._apdu import (
     StatusWord,
     Transmit,
     is_authentication_failure,
+    random_bytes,
     status_error,
 )
 from mrtd._crypto import CipherSuite, cbc_decrypt, cbc_encrypt, ecb_encrypt_block, mac, pad, unpad
@@ -142,10 +143,7 @@ def generate_key_pair(generator: Point, rng: Rng) -> tuple[int, Point]:
     size = (order.bit_length() + 7) // 8
     mask = (1 << order.bit_length()) - 1
     for _ in range(_KEYGEN_ATTEMPTS):
-        raw = rng(size)
-        if len(raw) != size:
-            raise ValueError(f"the random source returned {len(raw)} bytes instead of {size}")
-        secret = int.from_bytes(raw, "big") & mask
+        secret = int.from_bytes(random_bytes(rng, size), "big") & mask
         if 0 < secret < order:
             return secret, generator * secret
     raise ValueError("the random source keeps producing private keys out of range")
@@ -301,9 +299,7 @@ class _Exchange:
         self._key = key
 
     def _wrong_key(self, sw: int) -> WrongAccessKey:
-        what = {PasswordType.CAN: "CAN", PasswordType.MRZ: "MRZ key", PasswordType.PIN: "PIN"}.get(
-            self._key.password_type, "password"
-        )
+        what = self._key.password_type.label
         hint = " (on a CCCD: the last 6 digits of the ID)" if self._key.password_type is PasswordType.CAN else ""
         return WrongAccessKey(f"the chip refused the {what}{hint} in PACE ({sw:04X})", sw=sw)
 
@@ -362,7 +358,7 @@ async def run_pace(
     mapping_public_key: bytes = b""
     mapping_private_key = 0
     if protocol.mapping is PaceMapping.INTEGRATED:
-        terminal_nonce = _random(rng, suite.key_length)
+        terminal_nonce = random_bytes(rng, suite.key_length)
         answer = await exchange.general_authenticate(
             encode_tlv(0x81, terminal_nonce), last=False, step="GENERAL AUTHENTICATE (mapping)"
         )
@@ -413,10 +409,3 @@ async def run_pace(
         terminal_public_key,
         cam,
     )
-
-
-def _random(rng: Rng, length: int) -> bytes:
-    value = rng(length)
-    if len(value) != length:
-        raise ValueError(f"the random source returned {len(value)} bytes instead of {length}")
-    return value

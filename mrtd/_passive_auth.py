@@ -16,8 +16,7 @@ from mrtd._certificates import Certificate
 from mrtd._checks import Check, CheckStatus
 from mrtd._errors import ParseError, PassiveAuthError, TLVError
 from mrtd._files import FileId
-from mrtd._signatures import verify_signature
-from mrtd._sod import ACCEPTED_ECONTENT_TYPES, SOD
+from mrtd._sod import ACCEPTED_ECONTENT_TYPES, SOD, signer_verifies
 from mrtd._tlv import read_tlv
 from mrtd._trust_store import TrustStore
 
@@ -61,7 +60,6 @@ def _find_dsc(sod: SOD, trust_store: TrustStore) -> tuple[Certificate | None, bo
 
 def _check_signature(sod: SOD, dsc: Certificate | None, *, from_trust_store: bool = False) -> Check:
     signer = sod.signer
-    econtent = sod.signed_data.econtent
     if sod.signed_data.econtent_type not in ACCEPTED_ECONTENT_TYPES:
         # Signed, perhaps, but as something else: content signed for another purpose is not an SOD.
         return Check.failed(
@@ -83,27 +81,11 @@ def _check_signature(sod: SOD, dsc: Certificate | None, *, from_trust_store: boo
             "EF.SOD does not carry the Document Signer certificate, and the trust store has no certificate that "
             "matches its signature (give the DSC as a trust file).",
         )
-    if signer.signed_attributes is None:
-        message = econtent
-    else:
-        if signer.message_digest is None:
-            return Check.failed("message_digest_missing", "The SOD's signed attributes have no message digest.")
-        if hashlib.new(signer.digest_algorithm, econtent).digest() != signer.message_digest:
-            return Check.failed(
-                "message_digest_mismatch",
-                "The data group hash list does not match the digest the SOD signature covers.",
-            )
-        if signer.content_type is not None and signer.content_type != sod.signed_data.econtent_type:
-            return Check.failed("content_type_mismatch", "The signed content type differs from the SOD's content.")
-        message = signer.signed_attributes
     try:
-        valid = verify_signature(
-            dsc.public_key(),
-            signer.signature_algorithm,
-            message,
-            signer.signature,
-            digest_algorithm=signer.digest_algorithm,
-        )
+        valid = signer_verifies(sod.signed_data, signer, dsc)
+    except PassiveAuthError as exc:
+        # The SOD's content is the data group hash list: a digest mismatch means the list was changed after signing.
+        return Check.failed(exc.reason, f"The SOD's signed attributes do not match its data group hash list: {exc}.")
     except ParseError as exc:
         return Check.failed("sod_algorithm_unsupported", f"The SOD signature cannot be checked: {exc}.")
     if not valid:

@@ -13,14 +13,15 @@ from mrtd._crypto import CipherSuite
 from mrtd._errors import ParseError, ProtocolNotSupported
 from mrtd._oids import (
     ID_AA,
-    ID_CA,
-    ID_PACE,
+    ID_CA_DH,
+    ID_CA_ECDH,
     ID_PACE_DH_GM,
     ID_PACE_DH_IM,
     ID_PACE_ECDH_CAM,
     ID_PACE_ECDH_GM,
     ID_PACE_ECDH_IM,
-    ID_PK,
+    ID_PK_DH,
+    ID_PK_ECDH,
     ID_TA,
     decode_integer,
     decode_oid,
@@ -78,7 +79,7 @@ class ChipAuthenticationInfo:
 
     @property
     def is_ecdh(self) -> bool:
-        return self.protocol.startswith(ID_CA + ".2.")
+        return self.protocol.startswith(ID_CA_ECDH + ".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class ChipAuthenticationPublicKeyInfo:
 
     @property
     def is_ecdh(self) -> bool:
-        return self.protocol == ID_PK + ".2"
+        return self.protocol == ID_PK_ECDH
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,10 @@ class SecurityInfos:
 def _integer(tlv: TLV, what: str) -> int:
     if tlv.tag != _INTEGER:
         raise ParseError(f"{what} is not an INTEGER")
-    return decode_integer(tlv.value)
+    value = decode_integer(tlv.value)
+    if value < 0:
+        raise ParseError(f"{what} is negative")
+    return value
 
 
 def _optional_integer(items: list[TLV], index: int, what: str) -> int | None:
@@ -178,9 +182,9 @@ def _parse_info(entry: TLV) -> SecurityInfo:
         if items[1].tag != _SEQUENCE:
             raise ParseError("PACEDomainParameterInfo has no AlgorithmIdentifier")
         return PaceDomainParameterInfo(oid, items[1].encode(), _optional_integer(items, 2, "parameterId"))
-    if parent in (ID_CA + ".1", ID_CA + ".2") and int(arcs[-1]) in _CIPHERS:
+    if parent in (ID_CA_DH, ID_CA_ECDH) and int(arcs[-1]) in _CIPHERS:
         return ChipAuthenticationInfo(oid, _integer(items[1], "CA version"), _optional_integer(items, 2, "keyId"))
-    if oid in (ID_PK + ".1", ID_PK + ".2"):
+    if oid in (ID_PK_DH, ID_PK_ECDH):
         if items[1].tag != _SEQUENCE:
             raise ParseError("ChipAuthenticationPublicKeyInfo has no SubjectPublicKeyInfo")
         return ChipAuthenticationPublicKeyInfo(oid, items[1].encode(), _optional_integer(items, 2, "keyId"))
@@ -209,7 +213,3 @@ def protocol_cipher(protocol: str) -> CipherSuite:
     if suite is None:
         raise ProtocolNotSupported(f"protocol {protocol} names no cipher this terminal knows")
     return suite
-
-
-def is_pace_protocol(oid: str) -> bool:
-    return oid.startswith(ID_PACE + ".")

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 from mrtd._access_keys import AccessKey, Can, MrzKey, PasswordType, Pin
-from mrtd._active_auth import run_active_authentication, signature_length
+from mrtd._active_auth import CHALLENGE_LENGTH, run_active_authentication, signature_length
 from mrtd._apdu import Channel, CommandAPDU, MeteredTransmit, PlainChannel, Rng, StatusWord, Transmit
 from mrtd._bac import run_bac
 from mrtd._chip_auth import ChipAuthenticationFailed, chip_authentication_key, run_chip_authentication
@@ -360,10 +360,9 @@ def _none_opened(keys: Sequence[AccessKey], last: WrongAccessKey) -> WrongAccess
     """One message for a chip that refused every key, naming what was tried (never the keys themselves)."""
     if len(keys) == 1:
         return last
-    kinds = {PasswordType.CAN: "CAN", PasswordType.MRZ: "MRZ key", PasswordType.PIN: "PIN"}
     counts: dict[str, int] = {}
     for key in keys:
-        name = kinds.get(key.password_type, "password")
+        name = key.password_type.label
         counts[name] = counts.get(name, 0) + 1
     tried = ", ".join(f"{n} {name}{'s' if n > 1 else ''}" for name, n in counts.items())
     hint = " (one per candidate expiry date)" if counts.get("MRZ key", 0) > 1 else ""
@@ -445,8 +444,8 @@ async def read_card(
     key_list: tuple[AccessKey, ...] = (keys,) if isinstance(keys, Can | MrzKey | Pin) else tuple(keys)
     if not key_list:
         raise ValueError("at least one access key is needed")
-    if aa_challenge is not None and len(aa_challenge) != 8:
-        raise ValueError("the active-authentication challenge must be 8 bytes")
+    if aa_challenge is not None and len(aa_challenge) != CHALLENGE_LENGTH:
+        raise ValueError(f"the active-authentication challenge must be {CHALLENGE_LENGTH} bytes")
     session = _Session(transmit, key_list, rng=rng, options=opts, clock=clock, on_state=on_state)
     try:
         return await _run(session, aa_challenge)

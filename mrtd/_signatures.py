@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from mrtd._errors import ParseError
 from mrtd._keys import PublicKey
 from mrtd._lds import ASN1_ERRORS
-from mrtd._oids import ECDSA_PLAIN_SIGNATURES
+from mrtd._oids import EC_PUBLIC_KEY, ECDSA_PLAIN_SIGNATURES, RSA_ENCRYPTION, RSASSA_PSS
 
 HASH_OIDS = {
     "1.3.14.3.2.26": "sha1",
@@ -38,9 +38,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512_256": hashes.SHA512_256,
 }
 
-RSA_ENCRYPTION = "1.2.840.113549.1.1.1"
-RSASSA_PSS = "1.2.840.113549.1.1.10"
-EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 _RSA_PKCS1 = {
     "1.2.840.113549.1.1.5": "sha1",
     "1.3.14.3.2.29": "sha1",
@@ -94,10 +91,6 @@ def ecdsa_hash_of_oid(oid: str) -> str | None:
     return _ECDSA_DER.get(oid) or _ECDSA_PLAIN.get(oid)
 
 
-def is_plain_ecdsa(oid: str) -> bool:
-    return oid in _ECDSA_PLAIN
-
-
 @dataclass(frozen=True, slots=True)
 class SignatureAlgorithm:
     """An AlgorithmIdentifier: the OID and the DER of its parameters (None when absent)."""
@@ -138,7 +131,7 @@ def _pss_parameters(parameters: bytes | None) -> tuple[str, str, int]:
     if trailer not in (1, "trailer_field_bc"):
         raise ParseError("RSASSA-PSS trailer field is not 1 (0xBC)")
     if not 0 <= salt <= 1024:
-        raise ParseError(f"RSASSA-PSS salt length {salt} is not plausible")
+        raise ParseError("RSASSA-PSS salt length is outside 0..1024")
     return hash_name_of_oid(message_hash), hash_name_of_oid(mgf_hash), salt
 
 
@@ -178,7 +171,7 @@ def verify_signature(
             return False
         return True
     if key.ec is not None:
-        name = _ECDSA_DER.get(oid) or _ECDSA_PLAIN.get(oid) or (digest_algorithm if oid == EC_PUBLIC_KEY else None)
+        name = ecdsa_hash_of_oid(oid) or (digest_algorithm if oid == EC_PUBLIC_KEY else None)
         if name is None:
             raise ParseError(f"signature algorithm {algorithm.name} does not fit an EC key")
         digest = hashlib.new(name, message).digest()

@@ -196,16 +196,22 @@ class SecureMessaging:
         self._increment()
         self._last_command_ins = command.ins
         if not has_sm_indication(command.cla):
-            raise SecureMessagingError("plain command received during secure messaging", sw=0x6987)
+            raise SecureMessagingError(
+                "plain command received during secure messaging", sw=StatusWord.SM_DATA_OBJECTS_MISSING
+            )
         try:
             objects = _split_objects(command.data, allowed=(_DO_DATA, _DO_ODD_DATA, _DO_LE))
         except SecureMessagingError as exc:
-            raise SecureMessagingError(str(exc), sw=0x6987) from exc
+            raise SecureMessagingError(str(exc), sw=StatusWord.SM_DATA_OBJECTS_MISSING) from exc
         header = command.header
         if not hmac.compare_digest(self._mac(pad(header, self._block) + objects.authenticated), objects.checksum):
-            raise SecureMessagingError("the MAC of the command does not verify", sw=0x6988)
+            raise SecureMessagingError(
+                "the MAC of the command does not verify", sw=StatusWord.SM_DATA_OBJECTS_INCORRECT
+            )
         if objects.data_tag is not None and (objects.data_tag == _DO_ODD_DATA) != bool(command.ins & 1):
-            raise SecureMessagingError("DO'85' is for odd INS and DO'87' for even INS", sw=0x6988)
+            raise SecureMessagingError(
+                "DO'85' is for odd INS and DO'87' for even INS", sw=StatusWord.SM_DATA_OBJECTS_INCORRECT
+            )
         le: int | None = None
         if objects.le is not None:
             if len(objects.le) == 1:
@@ -213,11 +219,11 @@ class SecureMessaging:
             elif len(objects.le) == 2:
                 le = int.from_bytes(objects.le, "big") or 65536
             else:
-                raise SecureMessagingError("DO'97' must hold one or two bytes", sw=0x6988)
+                raise SecureMessagingError("DO'97' must hold one or two bytes", sw=StatusWord.SM_DATA_OBJECTS_INCORRECT)
         try:
             data = self._open_data_object(objects.data_tag, objects.data) if objects.data_tag else b""
         except SecureMessagingError as exc:
-            raise SecureMessagingError(str(exc), sw=0x6988) from exc
+            raise SecureMessagingError(str(exc), sw=StatusWord.SM_DATA_OBJECTS_INCORRECT) from exc
         return CommandAPDU(
             plain_class_byte(command.cla),
             command.ins,

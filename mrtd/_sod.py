@@ -9,17 +9,18 @@ decodes everything passive authentication needs up front, so hostile bytes end h
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from asn1crypto import cms, core
 
 from mrtd._certificates import Certificate, NameKey, name_key, parse_certificate
-from mrtd._errors import ParseError
+from mrtd._errors import ParseError, PassiveAuthError
 from mrtd._files import FileId
-from mrtd._lds import ASN1_ERRORS, unwrap
+from mrtd._lds import ASN1_ERRORS, unwrap, version_text
 from mrtd._oids import ID_LDS_SECURITY_OBJECT, decode_integer, decode_oid
-from mrtd._signatures import SignatureAlgorithm, hash_name_of_oid
+from mrtd._signatures import SignatureAlgorithm, hash_name_of_oid, verify_signature
 from mrtd._tlv import TLV, parse_one
 
 ID_DATA = "1.2.840.113549.1.7.1"
@@ -201,6 +202,44 @@ def parse_signed_data(data: bytes, *, accepted_types: tuple[str, ...] | None = N
     )
 
 
+def signed_message(signed: SignedData, signer: SignerInfo) -> bytes:
+    """The bytes ``signer``'s signature covers (RFC 5652 §5.4): the signed attributes, once they are shown to name
+    ``signed``'s content (message digest, content type), or the content itself when there are none.
+
+    A :class:`PassiveAuthError` says which binding is broken: ``message_digest_missing``,
+    ``message_digest_mismatch`` or ``content_type_mismatch``.
+    """
+    if signer.signed_attributes is None:
+        return signed.econtent
+    if signer.message_digest is None:
+        raise PassiveAuthError("the signed attributes have no message digest", reason="message_digest_missing")
+    if hashlib.new(signer.digest_algorithm, signed.econtent).digest() != signer.message_digest:
+        raise PassiveAuthError(
+            "the content does not match the message digest of the signed attributes", reason="message_digest_mismatch"
+        )
+    if signer.content_type is not None and signer.content_type != signed.econtent_type:
+        raise PassiveAuthError(
+            "the signed content type differs from the type of the content", reason="content_type_mismatch"
+        )
+    return signer.signed_attributes
+
+
+def signer_verifies(signed: SignedData, signer: SignerInfo, certificate: Certificate) -> bool:
+    """Whether ``signer``'s signature over ``signed`` verifies with ``certificate``'s key.
+
+    Raises :func:`signed_message`'s :class:`PassiveAuthError` when the signed attributes do not name the content
+    (checked first), and a :class:`ParseError` for a key or an algorithm this package does not implement.
+    """
+    message = signed_message(signed, signer)
+    return verify_signature(
+        certificate.public_key(),
+        signer.signature_algorithm,
+        message,
+        signer.signature,
+        digest_algorithm=signer.digest_algorithm,
+    )
+
+
 def _children(tlv: TLV, tag: int, what: str) -> list[TLV]:
     if tlv.tag != tag:
         raise ParseError(f"{what} has tag {tlv.tag:02X}, expected {tag:02X}")
@@ -241,8 +280,8 @@ def parse_lds_security_object(data: bytes) -> LdsSecurityObject:
         info = _children(items[3], _SEQUENCE, "ldsVersionInfo")
         if len(info) != 2 or any(i.tag != _PRINTABLE for i in info):
             raise ParseError("ldsVersionInfo is not two PrintableStrings")
-        lds_version = _version_text(info[0].value.decode("ascii", "replace"), 4)
-        unicode_version = _version_text(info[1].value.decode("ascii", "replace"), 6)
+        lds_version = version_text(info[0].value, 4, "LDS version info")
+        unicode_version = version_text(info[1].value, 6, "LDS version info")
     return LdsSecurityObject(
         version=version,
         hash_algorithm=hash_name,
@@ -250,12 +289,6 @@ def parse_lds_security_object(data: bytes) -> LdsSecurityObject:
         lds_version=lds_version,
         unicode_version=unicode_version,
     )
-
-
-def _version_text(text: str, digits: int) -> str:
-    if len(text) != digits or not text.isdigit():
-        raise ParseError(f"LDS version info {text!r} is not {digits} digits")
-    return ".".join(str(int(text[i : i + 2])) for i in range(0, digits, 2))
 
 
 def parse_sod(data: bytes) -> SOD:

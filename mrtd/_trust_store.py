@@ -25,11 +25,10 @@ from pathlib import Path
 from asn1crypto import cms, core
 
 from mrtd._certificates import Certificate, RevocationList, RevokedCertificate, parse_certificate, parse_crl
-from mrtd._errors import ParseError, TLVError, TrustStoreError
+from mrtd._errors import ParseError, PassiveAuthError, TLVError, TrustStoreError
 from mrtd._lds import ASN1_ERRORS
 from mrtd._oids import ID_CSCA_MASTER_LIST
-from mrtd._signatures import verify_signature
-from mrtd._sod import ID_SIGNED_DATA, SignedData, parse_signed_data
+from mrtd._sod import ID_SIGNED_DATA, SignedData, parse_signed_data, signer_verifies
 from mrtd._tlv import parse_all, parse_one, read_tlv
 
 _log = logging.getLogger(__name__)
@@ -82,18 +81,9 @@ def _signer_of(signed: SignedData, what: str) -> tuple[Certificate, int]:
 def _verify_cms_signature(signed: SignedData, signer_index: int, cert: Certificate, what: str) -> None:
     signer = signed.signer_infos[signer_index]
     try:
-        key = cert.public_key()
-        if signer.signed_attributes is None:
-            message = signed.econtent
-        else:
-            if signer.message_digest != hashlib.new(signer.digest_algorithm, signed.econtent).digest():
-                raise TrustStoreError(f"{what}: the content does not match its signed message digest")
-            if signer.content_type is not None and signer.content_type != signed.econtent_type:
-                raise TrustStoreError(f"{what}: the signed content type does not match the content")
-            message = signer.signed_attributes
-        ok = verify_signature(
-            key, signer.signature_algorithm, message, signer.signature, digest_algorithm=signer.digest_algorithm
-        )
+        ok = signer_verifies(signed, signer, cert)
+    except PassiveAuthError as exc:
+        raise TrustStoreError(f"{what}: {exc}") from exc
     except ParseError as exc:
         raise TrustStoreError(f"{what}: cannot check the signature: {exc}") from exc
     if not ok:
@@ -271,8 +261,8 @@ class _Kind(enum.Enum):
     CRL = "CRL"
 
 
-def _classify(name: str, data: bytes) -> _Kind | None:
-    """What a trust file holds, by content (the suffix is only a hint); None when it holds nothing we use."""
+def _classify(data: bytes) -> _Kind | None:
+    """What a trust file holds, judged by its content (never its name); None when it holds nothing we use."""
     if b"-----BEGIN" in data:
         kinds = {kind for kind, _ in _pem_blocks(data)}
         if "X509 CRL" in kinds:
@@ -404,7 +394,7 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
     crls: list[tuple[str, bytes]] = []
     for path, named in _expand(paths):
         data = _read(path)
-        kind = _classify(path.name, data)
+        kind = _classify(data)
         if kind is None:
             if named or path.suffix.lower() in _CERT_SUFFIXES + _ML_SUFFIXES + _CRL_SUFFIXES:
                 raise TrustStoreError(f"{path} is not a certificate, master list or CRL")

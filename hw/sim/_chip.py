@@ -30,8 +30,6 @@ from hw.sim._pace_card import PaceRun, pace_step, start_pace
 from hw.sim._personalise import CA_PROTOCOL, CardProfile
 from mrtd import (
     EMRTD_AID,
-    ID_CA_DH,
-    ID_CA_ECDH,
     Can,
     CipherSuite,
     CommandAPDU,
@@ -39,6 +37,7 @@ from mrtd import (
     MrzKey,
     ParseError,
     ResponseAPDU,
+    Rng,
     SecureMessaging,
     SecureMessagingError,
     SessionKeys,
@@ -57,8 +56,6 @@ from mrtd import (
 )
 
 log = logging.getLogger(__name__)
-
-Rng = Callable[[int], bytes]
 
 INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
@@ -153,7 +150,8 @@ class VirtualChip:
         self._rnd_ic = b""
         self._pace: PaceRun | None = None
         self._ca_protocol: str | None = None
-        self._authenticated = False
+        # Chip authentication's new keys: the answer to the command that agreed them still goes under the old ones.
+        self._pending_keys: SessionKeys | None = None
         # The chip's own access secrets: the MRZ key from its TD1 zone (document number, birth, expiry) and the CAN.
         line1, line2 = profile.mrz[0], profile.mrz[1]
         self._mrz_key = MrzKey(line1[5:14], line2[0:6], line2[8:14])
@@ -193,7 +191,7 @@ class VirtualChip:
         self._rnd_ic = b""
         self._pace = None
         self._ca_protocol = None
-        self._authenticated = False
+        self._pending_keys = None
 
     def _go(self, state: ChipState) -> None:
         if state not in _TRANSITIONS[self._state]:
@@ -250,12 +248,9 @@ class VirtualChip:
             response = ResponseAPDU(b"", answer.sw)
         protected = sm.protect_response(response, ins=command.ins)
         if self._pending_keys is not None:
-            # Chip authentication: the answer still travels under the old keys, everything after under the new.
             self._sm = SecureMessaging(self._pending_keys)
             self._pending_keys = None
         return protected.encode()
-
-    _pending_keys: SessionKeys | None = None
 
     def _plain(self, command: CommandAPDU) -> ResponseAPDU:
         try:
@@ -444,7 +439,6 @@ class VirtualChip:
         k_ic = self._rng(16)
         self._sm = SecureMessaging(bac_session_keys(k_ifd, k_ic), ssc=bac_initial_ssc(rnd_ic, rnd_ifd))
         self._go(ChipState.SECURED)
-        self._authenticated = True
         return ResponseAPDU(bac_seal(keys, rnd_ic + rnd_ifd + k_ic), StatusWord.SUCCESS)
 
     # --- PACE (filled in by _pace_card) ---------------------------------------------------------------------------
@@ -485,7 +479,6 @@ class VirtualChip:
             if self._pace.keys is not None:
                 self._sm = SecureMessaging(self._pace.keys)
                 self._pace = None
-                self._authenticated = True
                 self._go(ChipState.SECURED)
             return outcome
         if self._sm is not None and self._ca_protocol is not None:
@@ -503,7 +496,7 @@ class VirtualChip:
             protocol = decode_oid(objects[0x80])
         except ParseError:
             raise _Answer(StatusWord.INCORRECT_DATA) from None
-        if not protocol.startswith((ID_CA_ECDH + ".", ID_CA_DH + ".")) or protocol != CA_PROTOCOL:
+        if protocol != CA_PROTOCOL:
             raise _Answer(StatusWord.REFERENCED_DATA_NOT_FOUND)
         self._ca_protocol = protocol
         return ResponseAPDU(b"", StatusWord.SUCCESS)

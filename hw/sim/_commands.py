@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hw.sim._chip import VirtualChip
 from hw.sim._faults import ChipFaults, Fault
@@ -26,7 +27,7 @@ _FAULT_HELP = "Misbehave: " + ", ".join(f.value for f in Fault) + " (removed-aft
 
 
 def _error(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=code)
 
 

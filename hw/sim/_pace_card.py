@@ -9,7 +9,6 @@ pins them from the chip's side too.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 
 from hw.sim._personalise import PACE_PARAMETER_ID, PACE_PROTOCOL
 from mrtd import (
@@ -23,6 +22,7 @@ from mrtd import (
     PasswordType,
     Point,
     ResponseAPDU,
+    Rng,
     SecureMessagingError,
     SessionKeys,
     StatusWord,
@@ -39,7 +39,6 @@ from mrtd import (
     parse_one,
 )
 
-Rng = Callable[[int], bytes]
 _SUITE = CipherSuite.AES128
 
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hw.sim._faults import ChipFaults, Fault
 from hw.sim._pki import TestPki, derive_ec_key, make_csca, sign_sod
 from hw.sim._population import Citizen
-from hw.sim._portrait import portrait_jpeg
+from hw.sim._portrait import HEIGHT, WIDTH, portrait_jpeg
 from mrtd import (
     ECDSA_PLAIN_SIGNATURES,
     ID_AA,
@@ -29,16 +29,18 @@ from mrtd import (
     ID_PACE_ECDH_GM,
     ID_PK_ECDH,
     ID_TA,
+    NO_EXPIRY,
     FileId,
     check_digit,
+    encode_integer,
     encode_oid,
     encode_tlv,
+    mrz_date,
 )
 
 # DG13's envelope: version 1 and the OID 1.0.10646.1.0.8 (ISO/IEC 10646, UTF-8) that real cards carry.
 DG13_OID = "1.0.10646.1.0.8"
 NO_EXPIRY_TEXT = "Không thời hạn"
-NO_EXPIRY_MRZ = "991231"
 
 PACE_PROTOCOL = ID_PACE_ECDH_GM + ".2"  # id-PACE-ECDH-GM-AES-CBC-CMAC-128
 PACE_PARAMETER_ID = 13  # brainpoolP256r1
@@ -60,8 +62,7 @@ def _set(*parts: bytes) -> bytes:
 
 
 def _int(value: int) -> bytes:
-    length = max(1, (value.bit_length() + 8) // 8)
-    return encode_tlv(0x02, value.to_bytes(length, "big", signed=True))
+    return encode_tlv(0x02, encode_integer(value))
 
 
 def _oid(dotted: str) -> bytes:
@@ -91,8 +92,8 @@ def mrz_name(full_name: str) -> str:
     return text[:30].ljust(30, "<")
 
 
-def mrz_date(day: dt.date | None) -> str:
-    return NO_EXPIRY_MRZ if day is None else day.strftime("%y%m%d")
+def _mrz_date(day: dt.date | None) -> str:
+    return NO_EXPIRY if day is None else mrz_date(day)
 
 
 def td1_mrz(
@@ -102,7 +103,7 @@ def td1_mrz(
     number = document_number or citizen.document_number
     line1 = f"IDVNM{number}{check_digit(number)}{citizen.id_number}<<{check_digit(citizen.id_number)}"
     dob = mrz_date(citizen.date_of_birth)
-    expiry = date_of_expiry or mrz_date(citizen.date_of_expiry)
+    expiry = date_of_expiry or _mrz_date(citizen.date_of_expiry)
     head = f"{dob}{check_digit(dob)}{citizen.sex}{expiry}{check_digit(expiry)}VNM"
     composite = line1[5:30] + head[0:7] + head[8:15] + "<" * 11
     line2 = f"{head}{'<' * 11}{check_digit(composite)}"
@@ -306,13 +307,9 @@ def personalise(
     if Fault.EXPIRED_DSC in faults:
         pki = TestPki.under(pki.csca_key, pki.csca_cert, seed=seed, expired_dsc=True)
 
-    aa_key: AaKey
-    if aa_algorithm == "ec":
-        aa_key = derive_ec_key(key_seed, "aa", AA_CURVE)
-    elif aa_algorithm == "rsa":
-        aa_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_AA_BITS)
-    else:
+    if aa_algorithm not in ("ec", "rsa"):
         raise ValueError("aa_algorithm is 'ec' or 'rsa'")
+    aa_key = _aa_key(aa_algorithm, key_seed)
     with_chip_auth = Fault.NO_CHIP_AUTH not in faults
     ca_key = derive_ec_key(key_seed, "ca", CA_CURVE) if with_chip_auth else None
     with_pace = Fault.NO_PACE not in faults
@@ -354,15 +351,18 @@ def personalise(
     if Fault.CLONE in faults:
         # The copier has every file but not the chip's private keys: it answers with keys of its own.
         clone_seed = None if key_seed is None else f"{key_seed}/clone"
-        aa_key = (
-            derive_ec_key(clone_seed, "aa", AA_CURVE)
-            if aa_algorithm == "ec"
-            else rsa.generate_private_key(public_exponent=65537, key_size=RSA_AA_BITS)
-        )
+        aa_key = _aa_key(aa_algorithm, clone_seed)
         ca_key = derive_ec_key(clone_seed, "ca", CA_CURVE) if ca_key is not None else None
     return CardProfile(
         citizen, files, chip_mrz, can, aa_key if with_active_auth else None, ca_key, trusted_csca, faults
     )
+
+
+def _aa_key(algorithm: str, seed: str | None) -> AaKey:
+    # cryptography has no seeded RSA key generation: an RSA key is a fresh one even on a seeded card.
+    if algorithm == "ec":
+        return derive_ec_key(seed, "aa", AA_CURVE)
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_AA_BITS)
 
 
 def _portrait_seed(citizen: Citizen) -> int:
@@ -372,13 +372,13 @@ def _portrait_seed(citizen: Citizen) -> int:
 def _dg2(citizen: Citizen, size: int | None) -> bytes:
     female = citizen.sex == "F"
     jpeg = portrait_jpeg(_portrait_seed(citizen), female=female)
-    dg2 = encode_dg2(jpeg, width=240, height=320, sex=citizen.sex)
+    dg2 = encode_dg2(jpeg, width=WIDTH, height=HEIGHT, sex=citizen.sex)
     if size is None:
         return dg2
     # The templates around the JPEG have a fixed size for a given length class, so one trial gives the JPEG's share.
     overhead = len(dg2) - len(jpeg)
     jpeg = portrait_jpeg(_portrait_seed(citizen), female=female, target_size=size - overhead)
-    return encode_dg2(jpeg, width=240, height=320, sex=citizen.sex)
+    return encode_dg2(jpeg, width=WIDTH, height=HEIGHT, sex=citizen.sex)
 
 
 def _altered_name(name: str) -> str:

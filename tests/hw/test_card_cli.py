@@ -133,3 +133,17 @@ def test_a_card_that_proves_nothing_is_incomplete(pki: TestPki, trust_file: Path
     document = json.loads(out)
     assert document["verdict"] == "incomplete"
     assert document["reasons"] == ["chip_not_authenticated"]
+
+
+def test_a_trust_file_that_cannot_be_trusted_is_a_json_error(pki: TestPki, tmp_path: Path) -> None:
+    garbage = tmp_path / "csca.pem"
+    garbage.write_bytes(b"\x00\x01 not a certificate")
+    profile = card(pki)
+    code, out, err = run(profile, garbage, "--can", profile.can, "--json")
+    assert code == 1
+    # With --json a script reads stdout: the refusal is one JSON document there, as for `card verify`.
+    document = json.loads(out)
+    assert document["verdict"] is None
+    assert document["error"]["kind"] == "bad_trust_store"
+    assert "is not a certificate" in document["error"]["message"]
+    assert "Traceback" not in err

@@ -121,6 +121,7 @@ def test_genuine_card_from_id_and_birth_date(slot: VpcdCard, pki: TestPki, trust
     assert session["bytes"] > 1000
     assert session["ms"]["total"] > 0
     assert photo.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert photo.stat().st_mode & 0o777 == 0o600  # the portrait is personal data
 
 
 def test_can_and_qr_text(slot: VpcdCard, pki: TestPki, trust_file: Path) -> None:

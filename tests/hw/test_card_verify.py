@@ -192,6 +192,10 @@ def test_write_dump_reads_back_with_private_permissions(tmp_path: Path) -> None:
     back = read_dump(tmp_path / "out")
     assert back.files == files
     assert back.active_auth == ActiveAuthEvidence(b"12345678", b"sig")
+    # Writing over an existing dump whose files someone opened up makes them private again.
+    (tmp_path / "out" / "DG13").chmod(0o644)
+    write_dump(tmp_path / "out", files)
+    assert (tmp_path / "out" / "DG13").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_installed_cccd_command(dump, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from mrtd import ParseError
 from mrtd._crypto import CipherSuite, KdfCounter, cbc_decrypt, cbc_encrypt, kdf, pad, retail_mac, unpad
 from mrtd._curves import curve_by_pace_parameter_id, load_ec_public_key
-from mrtd._oids import decode_oid, encode_oid
+from mrtd._oids import decode_integer, decode_oid, encode_oid
 from mrtd._security_infos import ChipAuthenticationInfo, PaceInfo, TerminalAuthenticationInfo, parse_security_infos
+from mrtd._tlv import encode_tlv
 
 TESTDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata"
 
@@ -56,6 +57,27 @@ def test_bad_padding_is_a_parse_error() -> None:
 @pytest.mark.parametrize("oid", ["0.4.0.127.0.7.2.2.4.2.2", "2.23.136.1.1.5", "1.2.840.10045.2.1", "2.999.1"])
 def test_oid_round_trip(oid: str) -> None:
     assert decode_oid(encode_oid(oid)) == oid
+
+
+def test_oversized_arcs_and_integers_are_parse_errors() -> None:
+    # Python will not print an integer of more than 4300 digits: unbounded, these would escape as a ValueError.
+    with pytest.raises(ParseError):
+        decode_oid(b"\x2a" + b"\xff" * 2100 + b"\x7f")
+    with pytest.raises(ParseError):
+        decode_integer(b"\x01" * 2000)
+    uuid_arc = f"2.25.{2**128 - 1}"  # the largest arcs in use: UUIDs (ITU-T X.667)
+    assert decode_oid(encode_oid(uuid_arc)) == uuid_arc
+
+
+def test_negative_security_info_numbers_are_parse_errors() -> None:
+    # A keyId of -1 would otherwise reach chip authentication's key reference and fail there untyped.
+    def infos(key_id: bytes) -> bytes:
+        oid = encode_tlv(0x06, encode_oid("0.4.0.127.0.7.2.2.3.2.2"))  # id-CA-ECDH-AES-CBC-CMAC-128
+        return encode_tlv(0x31, encode_tlv(0x30, oid + encode_tlv(0x02, b"\x01") + encode_tlv(0x02, key_id)))
+
+    assert parse_security_infos(infos(b"\x01")).chip_authentication[0].key_id == 1
+    with pytest.raises(ParseError, match="negative"):
+        parse_security_infos(infos(b"\xff"))
 
 
 def test_vietnamese_card_access_as_published() -> None:

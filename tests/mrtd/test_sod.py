@@ -1,6 +1,7 @@
 """EF.SOD parsing of the 12 real SODs in ../shared/testdata (facts from expected.json), and fuzzing."""
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -9,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from real_data import SOD_DIR, expected
 
-from mrtd import ParseError
+from mrtd import ParseError, PassiveAuthError
 from mrtd._files import FileId
 from mrtd._signatures import verify_signature
-from mrtd._sod import parse_lds_security_object, parse_sod
+from mrtd._sod import parse_lds_security_object, parse_sod, signed_message, signer_verifies
 
 SOD_FILES = sorted(p.name for p in SOD_DIR.glob("EF_SOD_*.bin"))
 _SIGNATURE_ALGORITHMS = {
@@ -70,6 +71,30 @@ def test_real_sod_parses_to_the_documented_facts(name: str) -> None:
         signer.signature,
         digest_algorithm=signer.digest_algorithm,
     )
+
+
+@pytest.mark.parametrize("name", SOD_FILES)
+def test_the_signed_message_of_a_real_sod_is_bound_to_its_content(name: str) -> None:
+    sod = parse_sod((SOD_DIR / name).read_bytes())
+    signed, signer = sod.signed_data, sod.signer
+    assert signed_message(signed, signer) == signer.signed_attributes
+    assert sod.dsc is not None
+    assert signer_verifies(signed, signer, sod.dsc)
+    forged = bytearray(signer.signature)
+    forged[-5] ^= 0x01
+    assert not signer_verifies(signed, dataclasses.replace(signer, signature=bytes(forged)), sod.dsc)
+    # Each broken binding between the signed attributes and the content has its own reason.
+    broken = (
+        (dataclasses.replace(signer, message_digest=None), signed, "message_digest_missing"),
+        (signer, dataclasses.replace(signed, econtent=signed.econtent + b"\x00"), "message_digest_mismatch"),
+        (dataclasses.replace(signer, content_type="1.2.840.113549.1.7.2"), signed, "content_type_mismatch"),
+    )
+    for changed_signer, changed_signed, reason in broken:
+        with pytest.raises(PassiveAuthError) as excinfo:
+            signed_message(changed_signed, changed_signer)
+        assert excinfo.value.reason == reason
+    # Without signed attributes the signature covers the content itself (RFC 5652 §5.4).
+    assert signed_message(signed, dataclasses.replace(signer, signed_attributes=None)) == signed.econtent
 
 
 def test_malaysia_sid_differs_from_the_dsc_issuer_bytes_but_matches() -> None:
