@@ -1,4 +1,4 @@
-"""Command-line groups of this package, composed into ``cccd`` by ``cccd.cli``: ``cccd qr ...``."""
+"""Command-line groups of this package, composed into ``cccd`` by ``cccd.cli``: ``cccd qr ...``, ``cccd agent ...``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from agent._cccd_qr import CccdQr, CccdQrError, parse_cccd_qr
@@ -239,11 +240,15 @@ def enroll_command(
     ],
     site: Annotated[
         str | None,
-        typer.Option("--site", help="PROVINCE/COMMUNE[/TEAM] of this terminal: refuse another site's token."),
+        typer.Option(
+            "--site",
+            help="PROVINCE/COMMUNE or PROVINCE/COMMUNE/TEAM of this terminal: another site's token is refused.",
+        ),
     ] = None,
 ) -> None:
     """Enroll this terminal: make its key and CSR here, check the service's CA against the fingerprint, redeem the
-    token, and print the device id. Exit 1 when refused (wrong fingerprint, used token), 3 when unreachable."""
+    token, and print the device id. Exit 1 when refused (wrong fingerprint, used token), 3 when the service is
+    unreachable or the state directory cannot be written."""
     from provisioning import EnvironmentProblem, ProvisioningError, enroll  # noqa: PLC0415 - only this command
 
     errors = Console(stderr=True, highlight=False)
@@ -252,10 +257,14 @@ def enroll_command(
             enroll(server_url=server, token=token, ca_fingerprint=ca_fingerprint, state_dir=state_dir, site=site)
         )
     except EnvironmentProblem as exc:
-        errors.print(f"[bold red]enrollment failed:[/] {exc}")
+        errors.print(f"[bold red]enrollment failed:[/] {escape(str(exc))}")
         raise typer.Exit(code=3) from exc
     except ProvisioningError as exc:
-        errors.print(f"[bold red]enrollment refused:[/] {exc}")
+        errors.print(f"[bold red]enrollment refused:[/] {escape(str(exc))}")
         raise typer.Exit(code=1) from exc
-    errors.print(f"Enrolled; identity written to {state_dir}")
+    except OSError as exc:
+        # The state directory: not writable, on a full or read-only disk, or a file where a folder should be.
+        errors.print(f"[bold red]enrollment failed:[/] {escape(str(exc))}")
+        raise typer.Exit(code=3) from exc
+    errors.print(f"Enrolled; identity written to {escape(str(state_dir))}")
     typer.echo(enrolled.identity.device_id)

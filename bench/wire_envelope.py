@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -58,10 +59,10 @@ def _result(seq: int, *, dg2: bytes | None) -> wire.AuthResult:
     )
 
 
-def _rate(fn: object, seconds: float = 1.5) -> float:
+def _rate(fn: Callable[[], object], seconds: float = 1.5) -> float:
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        fn()  # type: ignore[operator]
+        fn()
         count += 1
     return count / (time.perf_counter() - start)
 

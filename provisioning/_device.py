@@ -204,9 +204,19 @@ def _client(*, verify: ssl.SSLContext | bool, transport: httpx.AsyncBaseTranspor
     return httpx.AsyncClient(verify=verify, timeout=HTTP_TIMEOUT_S, transport=transport, follow_redirects=False)
 
 
+async def _fetch(client: httpx.AsyncClient, method: str, url: str, *, body: object = None) -> httpx.Response:
+    """Send a request and read at most ``MAX_RESPONSE`` bytes of the answer. The CA chain is fetched before
+    anything is trusted, so whoever answers could otherwise stream a small terminal out of memory."""
+    async with client.stream(method, url, json=body) as response:
+        content = bytearray()
+        async for chunk in response.aiter_bytes():
+            content += chunk
+            if len(content) > MAX_RESPONSE:
+                raise EnrollmentFailed("the service answered with an oversized body")
+    return httpx.Response(response.status_code, content=bytes(content))
+
+
 def _json_body(response: httpx.Response) -> dict[str, Any]:
-    if len(response.content) > MAX_RESPONSE:
-        raise EnrollmentFailed("the service answered with an oversized body")
     try:
         body = response.json()
     except ValueError as exc:
@@ -222,10 +232,11 @@ def _raise_for_refusal(response: httpx.Response, what: str) -> None:
     body = _json_body(response)
     code, detail = str(body.get("error", "")), str(body.get("detail", ""))
     if code.startswith("token_"):
-        reason = code.removeprefix("token_")
-        raise TokenRejected(
-            TokenRejection(reason) if reason in TokenRejection._value2member_map_ else TokenRejection.UNKNOWN
-        )
+        try:
+            reason = TokenRejection(code.removeprefix("token_"))
+        except ValueError:
+            reason = TokenRejection.UNKNOWN
+        raise TokenRejected(reason)
     if code in ("renewal_refused", "certificate_required"):
         raise RenewalRefused(f"{what}: {detail}")
     raise EnrollmentFailed(f"{what}: the service answered {response.status_code} {code}: {detail}")
@@ -260,10 +271,10 @@ async def fetch_pinned_chain(
     fingerprint (and signs the issuing CA). Nothing secret is sent before this check."""
     try:
         async with _client(verify=False, transport=transport) as client:
-            response = await client.get(f"{base_url}/v1/ca")
+            response = await _fetch(client, "GET", f"{base_url}/v1/ca")
     except httpx.HTTPError as exc:
         raise _network_error(exc, "fetching the CA chain") from exc
-    if response.status_code != 200 or len(response.content) > MAX_RESPONSE:
+    if response.status_code != 200:
         raise EnrollmentFailed(f"the service answered {response.status_code} for its CA chain")
     try:
         chain = tuple(load_certs(response.content))
@@ -348,8 +359,8 @@ async def enroll(
     root = chain[-1]
     try:
         async with _client(verify=_trust(root), transport=transport) as client:
-            response = await client.post(
-                f"{base_url}/v1/enroll", json={**request, "csr": make_csr(key).decode("ascii")}
+            response = await _fetch(
+                client, "POST", f"{base_url}/v1/enroll", body={**request, "csr": make_csr(key).decode("ascii")}
             )
     except httpx.HTTPError as exc:
         raise _network_error(exc, "enrolling") from exc
@@ -439,7 +450,9 @@ async def renew_once(
     base_url = _base_url(server_url)
     try:
         async with _client(verify=context, transport=transport) as client:
-            response = await client.post(f"{base_url}/v1/renew", json={"csr": make_csr(new_key).decode("ascii")})
+            response = await _fetch(
+                client, "POST", f"{base_url}/v1/renew", body={"csr": make_csr(new_key).decode("ascii")}
+            )
     except httpx.HTTPError as exc:
         raise _network_error(exc, "renewing") from exc
     _raise_for_refusal(response, "renewal")

@@ -28,12 +28,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from provisioning._errors import (
+    EnvironmentProblem,
     FleetAlreadyInitialized,
     FleetNotInitialized,
     InvalidRequest,
     RenewalRefused,
 )
-from provisioning._files import PUBLIC_MODE, SECRET_MODE, write_atomic
+from provisioning._files import PUBLIC_MODE, SECRET_MODE, read_text_bounded, write_atomic
 from provisioning._pki import (
     BACKDATE,
     CRL_LIFETIME,
@@ -72,6 +73,8 @@ DEFAULT_DEVICE_SETTINGS: Mapping[str, object] = MappingProxyType(
 )
 _SITE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 _DEVICE_ID_BYTES = 10
+# A revoked terminal takes well under 100 bytes in the deny list; this is room for a million of them.
+MAX_DENYLIST = 64 * 1024 * 1024
 
 
 def utc_now() -> dt.datetime:
@@ -481,29 +484,40 @@ def _ec_public(certificate: x509.Certificate) -> ec.EllipticCurvePublicKey:
 
 
 class DenyList:
-    """The central server's view of revocation, re-read whenever ``denylist.json`` changes on disk."""
+    """The central server's view of revocation, re-read whenever ``denylist.json`` is replaced on disk.
+
+    It fails closed: a deny list that is missing or unreadable raises :class:`EnvironmentProblem` on every
+    question until it is readable again, rather than answering "not denied" for a revoked terminal.
+    """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._devices: frozenset[str] = frozenset()
         self._serials: frozenset[int] = frozenset()
 
     def _refresh(self) -> None:
         try:
             stat = self._path.stat()
-        except FileNotFoundError:
-            self._stamp, self._devices, self._serials = None, frozenset(), frozenset()
-            return
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError as exc:
+            raise EnvironmentProblem(f"the deny list {self._path} cannot be read ({exc.strerror})") from exc
+        # The fleet renames a new file into place: a new inode, even when size and mtime come out the same.
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if stamp == self._stamp:
             return
-        document = json.loads(self._path.read_text(encoding="utf-8"))
-        self._devices = frozenset(str(d) for d in document.get("devices", []))
-        self._serials = frozenset(int(str(s), 16) for s in document.get("serials", []))
-        self._stamp = stamp
+        try:
+            document = json.loads(read_text_bounded(self._path, limit=MAX_DENYLIST))
+            devices, serials = document["devices"], document["serials"]
+            if not isinstance(devices, list) or not isinstance(serials, list):
+                raise TypeError("devices and serials must be lists")
+            denied_devices = frozenset(str(d) for d in devices)
+            denied_serials = frozenset(int(str(s), 16) for s in serials)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise EnvironmentProblem(f"the deny list {self._path} is unreadable: {exc}") from exc
+        self._stamp, self._devices, self._serials = stamp, denied_devices, denied_serials
 
     def is_denied(self, *, device_id: str | None = None, serial: int | None = None) -> bool:
+        """Whether the terminal with this id, or the certificate with this serial, is revoked."""
         self._refresh()
         return (device_id is not None and device_id in self._devices) or (
             serial is not None and serial in self._serials

@@ -9,7 +9,6 @@ subject and authority key identifiers, and an extended key usage on every leaf.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import ipaddress
 import re
@@ -27,6 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from provisioning._errors import BrokerConfigError, InvalidRequest, WrongPassphrase
+from wire import WireError, certificate_identity
 
 ORGANIZATION = "cccd-edge fleet"
 ROOT_LIFETIME = dt.timedelta(days=20 * 365)
@@ -139,35 +139,23 @@ def _name(common_name: str, *, unit: str | None = None) -> x509.Name:
 
 
 def common_name(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if len(names) != 1 or not isinstance(names[0].value, str):
-        raise InvalidRequest("the certificate must have exactly one common name")
-    return names[0].value
+    """The identity a certificate names, as the broker (MQTT username) and the wire contract (``kid``) read it."""
+    try:
+        return certificate_identity(cert)
+    except WireError as exc:
+        raise InvalidRequest(exc.detail) from exc
 
 
-def _ca_usage() -> x509.KeyUsage:
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    """Every key signs (ECDSA: TLS handshakes, envelopes); only CA keys sign certificates and CRLs."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
         key_encipherment=False,
         data_encipherment=False,
         key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _leaf_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
         encipher_only=False,
         decipher_only=False,
     )
@@ -184,7 +172,7 @@ def build_root(key: ec.EllipticCurvePrivateKey, *, now: dt.datetime) -> x509.Cer
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + ROOT_LIFETIME)
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
-        .add_extension(_ca_usage(), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -223,7 +211,7 @@ def build_issuing(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(min(now + ISSUING_LIFETIME, root.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_ca_usage(), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA256())
@@ -256,7 +244,7 @@ def issue(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_leaf_usage(), critical=True)
+        .add_extension(_key_usage(ca=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()), critical=False)
@@ -373,7 +361,3 @@ def check_crl(
         if crl.get_revoked_certificate_by_serial_number(serial) is None:
             raise BrokerConfigError(f"the CRL does not revoke serial {serial:x}")
     return crl
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

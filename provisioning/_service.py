@@ -236,13 +236,16 @@ def server_ssl_context(certificate: x509.Certificate, key_pem: bytes, *, authori
     return context
 
 
+def _is_wildcard(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::")  # noqa: S104 - comparing, not binding
+
+
 def service_names(host: str, *, extra: Sequence[str] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """DNS names and IP addresses for the service certificate: the listen address (unless a wildcard), the names
     and addresses in ``extra`` (how terminals reach the service), this machine's names, and loopback."""
     dns = {"localhost", socket.gethostname(), socket.getfqdn()}
     ips = {"127.0.0.1", "::1"}
-    wildcard = host in ("", "0.0.0.0", "::")  # noqa: S104 - comparing, not binding
-    for name in (*extra, *(() if wildcard else (host,))):
+    for name in (*extra, *(() if _is_wildcard(host) else (host,))):
         try:
             ips.add(str(ipaddress.ip_address(name)))
         except ValueError:
@@ -265,11 +268,10 @@ async def serve(
     ``names`` are the host names and addresses terminals use to reach the service: they go into its certificate
     (first one as its CN), beside the listen address, this machine's names and loopback."""
     dns_names, ip_addresses = service_names(host, extra=names)
-    wildcard = host in ("", "0.0.0.0", "::")  # noqa: S104 - comparing, not binding
     key, certificate = fleet.issue_service(
         authority,
         role=Role.ENROLLMENT,
-        name=names[0] if names else dns_names[0] if wildcard else host,
+        name=names[0] if names else dns_names[0] if _is_wildcard(host) else host,
         lifetime=ENROLLMENT_CERT_LIFETIME,
         dns_names=dns_names,
         ip_addresses=ip_addresses,

@@ -141,21 +141,22 @@ class FleetStore:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @staticmethod
+    def _put_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
-                (key, value, value),
-            )
+            self._put_meta(conn, key, value)
 
     def next_counter(self, key: str) -> int:
         with self._transaction() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             value = 1 if row is None else int(row[0]) + 1
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
-                (key, str(value), str(value)),
-            )
+            self._put_meta(conn, key, str(value))
         return value
 
     def get_json_list(self, key: str) -> list[str]:
@@ -169,10 +170,7 @@ class FleetStore:
             items = json.loads(row[0]) if row else []
             if item not in items:
                 items.append(item)
-            raw = json.dumps(items)
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, raw, raw)
-            )
+            self._put_meta(conn, key, json.dumps(items))
 
     # ------------------------------------------------------------------------------------------------- tokens
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from provisioning._broker import (
 from provisioning._errors import EnvironmentProblem, ProvisioningError
 from provisioning._fleet import DEFAULT_BROKER_PORT, DEFAULT_FLEET_DIR, Fleet, Site
 from provisioning._service import serve
+from provisioning._store import DeviceState
 
 PASSPHRASE_ENV = "CCCD_FLEET_PASSPHRASE"  # noqa: S105 - the name of a variable, not its value
 FLEET_DIR_ENV = "CCCD_FLEET_DIR"
@@ -142,7 +144,9 @@ def init(
         if json_output:
             out.print_json(json.dumps({"fleet_dir": str(fleet_dir), "root_fingerprint": fleet.root_fingerprint}))
             return
-        err.print(f"Fleet CA created in {fleet_dir}. Root certificate SHA-256 fingerprint (terminals pin it):")
+        err.print(
+            f"Fleet CA created in {escape(str(fleet_dir))}. Root certificate SHA-256 fingerprint (terminals pin it):"
+        )
         out.print(fleet.root_fingerprint, highlight=False)
 
 
@@ -226,8 +230,6 @@ def broker_config(
 ) -> None:
     """Write mosquitto.conf with everything it refers to (server certificate and key, CA chain, ACL, CRL), the
     central server's client certificate and key, and the EMQX equivalent under emqx/."""
-    import socket  # noqa: PLC0415 - only for the default host name
-
     names = tuple(hosts) if hosts else default_broker_hosts(fqdn=socket.getfqdn(), hostname=socket.gethostname())
     settings = BrokerSettings(
         port=port, hosts=names, server_listen=parse_listen(server_listen) if server_listen else None
@@ -237,11 +239,13 @@ def broker_config(
         authority = fleet.unlock(_passphrase(passphrase_file))
         layout = write_broker_config(fleet, authority, out_dir, settings)
         err.print(
-            f"Wrote {layout.conf} (terminals on port {port}, central server on {settings.internal[0]}:"
-            f"{settings.internal[1]}). Start it with: mosquitto -c {layout.conf}",
+            escape(
+                f"Wrote {layout.conf} (terminals on port {port}, central server on {settings.internal[0]}:"
+                f"{settings.internal[1]}). Start it with: mosquitto -c {layout.conf}"
+            ),
             highlight=False,
         )
-        err.print(f"Central server identity: {layout.client_cert} and {layout.client_key}", highlight=False)
+        err.print(escape(f"Central server identity: {layout.client_cert} and {layout.client_key}"), highlight=False)
 
 
 @fleet_app.command("list")
@@ -284,7 +288,7 @@ def list_command(fleet_dir: FleetDir = DEFAULT_FLEET_DIR, json_output: JsonFlag 
     for column in ("device", "site", "state", "certificate expires", "enrolled"):
         table.add_column(column, no_wrap=True)
     for d in status.devices:
-        state = "[green]active[/green]" if d.state.value == "active" else "[red]revoked[/red]"
+        state = "[green]active[/green]" if d.state is DeviceState.ACTIVE else "[red]revoked[/red]"
         table.add_row(d.device_id, d.site, state, _iso(d.certificate_not_after) or "-", _iso(d.enrolled_at) or "-")
     out.print(table)
     out.print(f"Unused tokens: {len(open_tokens)}; CRL next update: {_iso(status.crl_next_update)}", highlight=False)

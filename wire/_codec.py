@@ -24,18 +24,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from wire._cbor import CborValue, dumps, loads
+from wire._cbor import CborKey, CborValue, dumps, loads
 from wire._cose import HEADER_ALG, Signer, parse_sign1, sign1, verify_sign1
 from wire._errors import DecodeError, Reason, SchemaError, VerificationError
-from wire._messages import (
-    MESSAGE_TYPES,
-    SCHEMA_VERSION,
-    Header,
-    Message,
-    TimeQuality,
-    _Reader,
-    is_uplink,
-)
+from wire._fields import TEXT, UINT, take_field, take_fields, write_fields
+from wire._messages import MESSAGE_TYPES, SCHEMA_VERSION, Header, Message, is_uplink
 from wire._topics import Channel, parse_topic
 
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -79,17 +72,9 @@ DEFAULT_LIMITS = Limits()
 
 def encode_payload(message: Message) -> bytes:
     """The deterministic CBOR map of ``message`` (what gets signed)."""
-    h = message.header
-    fields: dict[str, CborValue] = {
-        "v": SCHEMA_VERSION,
-        "type": message.CHANNEL.value,
-        "id": h.id.bytes,
-        "dev": h.device_id,
-        "seq": h.seq,
-        "time": h.time_ms,
-        "tq": h.time_quality.value,
-    }
-    fields.update(message.body())
+    fields: dict[CborKey, CborValue] = {"v": SCHEMA_VERSION, "type": message.CHANNEL.value}
+    fields.update(write_fields(message.header))
+    fields.update(write_fields(message))
     fields.update(message.extra)
     return dumps(fields)
 
@@ -103,25 +88,22 @@ def decode_payload(data: bytes, *, limits: Limits = DEFAULT_LIMITS) -> Message:
         raise SchemaError(Reason.INVALID_FIELD, "a message is a map")
     if not all(isinstance(k, str) for k in value):
         raise SchemaError(Reason.INVALID_FIELD, "message keys are text")
-    fields = _Reader({k: v for k, v in value.items() if isinstance(k, str)})
-    version = fields.uint("v")
+    fields = {k: v for k, v in value.items() if isinstance(k, str)}
+    version = take_field(fields, "v", UINT)
     if version not in SUPPORTED_VERSIONS:
         raise SchemaError(Reason.UNSUPPORTED_VERSION, f"schema version {version} (this side speaks {SCHEMA_VERSION})")
-    kind = fields.text("type")
+    kind = take_field(fields, "type", TEXT)
     try:
         channel = Channel(kind)
     except ValueError as exc:
         raise SchemaError(Reason.UNKNOWN_TYPE, f"message type {kind!r}") from exc
     if len(data) > limits.payload[channel]:
         raise DecodeError(Reason.TOO_LARGE, f"{kind} payload of {len(data)} bytes exceeds {limits.payload[channel]}")
-    header = Header(
-        id=fields.message_id("id"),
-        device_id=fields.text("dev"),
-        seq=fields.uint("seq"),
-        time_ms=fields.uint("time", maximum=(1 << 48) - 1),
-        time_quality=fields.enum("tq", TimeQuality),
-    )
-    return MESSAGE_TYPES[channel].from_body(header, fields)
+    header = Header(**take_fields(Header, fields))
+    kind_of = MESSAGE_TYPES[channel]
+    body = take_fields(kind_of, fields)
+    # What is left over are the fields this version does not know.
+    return kind_of(header=header, extra=fields, **body)
 
 
 def seal(message: Message, *, signer: Signer, x5chain: Sequence[bytes] = ()) -> bytes:

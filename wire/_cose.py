@@ -124,14 +124,12 @@ def sign1(
     *,
     signer: Signer,
     external_aad: bytes = b"",
-    unprotected: Mapping[CborKey, CborValue] | None = None,
     x5chain: Sequence[bytes] = (),
 ) -> bytes:
-    """Seal ``payload`` as a tagged COSE_Sign1; ``alg`` (ES256) and ``kid`` (``signer.kid``) are protected."""
+    """Seal ``payload`` as a tagged COSE_Sign1; ``alg`` (ES256) and ``kid`` (``signer.kid``) are protected, and the
+    only unprotected parameter is ``x5chain`` (DER certificates, leaf first) when given."""
     protected_bytes = dumps({HEADER_ALG: ALG_ES256, HEADER_KID: signer.kid.encode("utf-8")})
-    header: dict[CborKey, CborValue] = dict(unprotected or {})
-    if HEADER_ALG in header or HEADER_KID in header:
-        raise VerificationError(Reason.BAD_HEADER, "alg and kid belong in the protected header")
+    header: dict[CborKey, CborValue] = {}
     if x5chain:
         header[HEADER_X5CHAIN] = bytes(x5chain[0]) if len(x5chain) == 1 else [bytes(c) for c in x5chain]
     signature = signer.sign(sig_structure(protected_bytes, payload, external_aad=external_aad))

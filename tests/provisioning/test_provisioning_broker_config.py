@@ -134,6 +134,13 @@ def test_revocation_rewrites_crl_and_acl_in_place(fleet: Fleet, layout: BrokerLa
     assert layout.crl.read_bytes() == fleet.crl_path.read_bytes()
 
 
+@pytest.mark.parametrize("manifest", ['{"port": "eighty"}', '{"server_listen": ["127.0.0.1"]}', "[]", "{"])
+def test_a_damaged_manifest_is_reported_not_a_traceback(fleet: Fleet, layout: BrokerLayout, manifest: str) -> None:
+    layout.manifest.write_text(manifest)
+    with pytest.raises(BrokerConfigError, match=r"broker\.json"):
+        install_revocation_state(fleet, layout)
+
+
 def _install(fleet: Fleet, layout: BrokerLayout, data: bytes) -> None:
     fleet.crl_path.write_bytes(data)
     install_revocation_state(fleet, layout)

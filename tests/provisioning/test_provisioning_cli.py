@@ -44,6 +44,17 @@ def test_init_prints_the_root_fingerprint(tmp_path: Path) -> None:
     Fleet.open(tmp_path / "f").unlock(PASSPHRASE)
 
 
+def test_paths_are_printed_as_they_are(tmp_path: Path) -> None:
+    """Output is rich markup: a folder named like a closing tag must be printed, not parsed (or crash)."""
+    fleet_dir = tmp_path / "fleet[/x]"
+    code, stdout, stderr = run_cli(
+        "fleet", "init", "--fleet-dir", str(fleet_dir), env={"CCCD_FLEET_PASSPHRASE": PASSPHRASE.decode()}
+    )
+    assert code == 0, stderr
+    assert str(fleet_dir) in stderr.replace("\n", "")
+    assert stdout.strip() == Fleet.open(fleet_dir).root_fingerprint
+
+
 def test_init_json_and_refusing_to_overwrite(env: dict[str, str], fleet: Fleet) -> None:
     code, _, stderr = run_cli("fleet", "init", env=env)
     assert code == 1

@@ -142,6 +142,22 @@ def test_an_unreachable_service_is_an_environment_error(service: tuple[Fleet, st
     assert code == 3, stderr
 
 
+def test_agent_enroll_help_and_an_unusable_state_directory(tmp_path: Path) -> None:
+    """``--help`` renders (option texts are rich markup), and a state directory that cannot be made is an
+    environment problem with a message, not a traceback."""
+    code, stdout, _ = _agent_cli("--help")
+    assert code == 0
+    assert "--site" in stdout
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code, _, stderr = _agent_cli(
+        *("--server", f"https://127.0.0.1:{free_port()}", "--token", "cccd-enroll-x"),
+        *("--ca-fingerprint", "ab" * 32, "--state-dir", str(blocker / "state")),
+    )
+    assert code == 3, stderr
+    assert "not-a-folder" in stderr
+
+
 def test_renewal_over_mutual_tls_rotates_key_and_certificate(service: tuple[Fleet, str], tmp_path: Path) -> None:
     fleet, url = service
     state = tmp_path / "state"

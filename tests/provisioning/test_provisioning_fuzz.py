@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from provkit import PASSPHRASE, new_fleet
+from provkit import PASSPHRASE, new_fleet, token
 
 from provisioning import (
     BrokerConfigError,
@@ -23,6 +23,7 @@ from provisioning import (
 )
 from provisioning._device import _check_grant, _first_config, _raise_for_refusal
 from provisioning._pki import check_crl, generate_key, load_csr, make_csr
+from provisioning._service import grant_json
 
 _SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -87,8 +88,6 @@ def test_client_certificate_from_a_hostile_scope(scope: dict[str, object], chain
     body=st.dictionaries(st.text(max_size=15), json_values, max_size=8), status=st.sampled_from([200, 400, 403, 500])
 )
 def test_the_terminal_survives_a_hostile_enrollment_answer(fleet: Fleet, body: dict[str, object], status: int) -> None:
-    import httpx  # noqa: PLC0415
-
     key = generate_key()
     response = httpx.Response(status, json=body)
     try:
@@ -100,11 +99,7 @@ def test_the_terminal_survives_a_hostile_enrollment_answer(fleet: Fleet, body: d
     pytest.fail("a made-up answer was accepted")
 
 
-def test_a_real_grant_passes_the_same_checks(fleet: Fleet, tmp_path: Path) -> None:
-    from provkit import token  # noqa: PLC0415
-
-    from provisioning._service import grant_json  # noqa: PLC0415
-
+def test_a_real_grant_passes_the_same_checks(fleet: Fleet) -> None:
     key = generate_key()
     grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=token(fleet), csr_pem=make_csr(key))
     body = grant_json(grant)
@@ -115,4 +110,3 @@ def test_a_real_grant_passes_the_same_checks(fleet: Fleet, tmp_path: Path) -> No
     )
     with pytest.raises(ProvisioningError):
         _check_grant(body, key=generate_key(), root=fleet.root)  # someone else's key
-    _ = tmp_path

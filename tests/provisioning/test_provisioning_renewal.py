@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import ssl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,15 @@ from provisioning import (
     make_csr,
     plan_renewal,
 )
-from provisioning._device import CERT_FILE, CHAIN_FILE, KEY_FILE, NEXT_CERT_FILE, NEXT_KEY_FILE, record_time_floor
+from provisioning._device import (
+    CERT_FILE,
+    CHAIN_FILE,
+    KEY_FILE,
+    MAX_RESPONSE,
+    NEXT_CERT_FILE,
+    NEXT_KEY_FILE,
+    record_time_floor,
+)
 from provisioning._files import write_atomic
 from provisioning._pki import cert_pem, generate_key, plain_key
 from provisioning._service import grant_json
@@ -198,6 +207,23 @@ def test_an_expired_looking_server_certificate_is_blamed_on_the_local_clock(
     assert renewer.last_problem is not None
     assert "clock" in renewer.last_problem
     assert renewer.failures == 0
+
+
+def test_an_endless_answer_is_cut_off_before_anything_is_trusted() -> None:
+    """The CA chain is fetched over a connection nothing vouches for yet: whoever answers may not fill the
+    terminal's memory."""
+    sent = 0
+
+    async def endless() -> AsyncIterator[bytes]:
+        nonlocal sent
+        while sent < 64 * MAX_RESPONSE:  # bounded only so that a regression fails instead of hanging
+            sent += 16 * 1024
+            yield b"A" * (16 * 1024)
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    with pytest.raises(provisioning.EnrollmentFailed, match="oversized"):
+        asyncio.run(provisioning.fetch_pinned_chain(URL, "ab" * 32, transport=transport))
+    assert sent <= MAX_RESPONSE + 16 * 1024
 
 
 def test_an_interrupted_swap_is_completed_on_load(state: Path, fleet: Fleet) -> None:

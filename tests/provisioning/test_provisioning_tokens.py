@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from provisioning import (
     DenyList,
     DeviceNotFound,
     DeviceState,
+    EnvironmentProblem,
     Fleet,
     InvalidRequest,
     RenewalRefused,
@@ -23,6 +25,7 @@ from provisioning import (
     make_csr,
     token_hash,
 )
+from provisioning._files import write_atomic
 from provisioning._pki import generate_key
 
 
@@ -167,6 +170,33 @@ def test_revocation_marks_every_certificate_and_feeds_the_deny_list(fleet: Fleet
         fleet.renew(authority, current=renewed.certificate, csr_pem=make_csr(generate_key()))
     with pytest.raises(DeviceNotFound):
         fleet.revoke("t-doesnotexist0000")
+
+
+def test_the_deny_list_sees_every_replacement_and_fails_closed(fleet: Fleet) -> None:
+    first = _enroll(fleet, token(fleet))
+    second = _enroll(fleet, token(fleet))
+    deny = DenyList(fleet.denylist_path)
+    fleet.revoke(first)
+    assert deny.is_denied(device_id=first)
+    before = fleet.denylist_path.stat()
+    # A replacement of the same size within the same mtime tick (a coarse clock, or a fast second revocation).
+    document = json.loads(fleet.denylist_path.read_text())
+    document["devices"] = [second]
+    write_atomic(fleet.denylist_path, json.dumps(document, indent=2).encode() + b"\n", mode=0o644)
+    os.utime(fleet.denylist_path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert fleet.denylist_path.stat().st_size == before.st_size
+    assert deny.is_denied(device_id=second)
+    assert not deny.is_denied(device_id=first)
+    # Missing or unreadable: no answer at all, rather than "not denied" for a revoked terminal.
+    for broken in (None, b"{not json", b'{"devices": "t-x"}', b"[]"):
+        if broken is None:
+            fleet.denylist_path.unlink()
+        else:
+            fleet.denylist_path.write_bytes(broken)
+        with pytest.raises(EnvironmentProblem):
+            deny.is_denied(device_id=second)
+    fleet.write_denylist()
+    assert deny.is_denied(device_id=first)
 
 
 def test_renewal_refuses_expired_and_foreign_certificates(tmp_path: Path, fleet: Fleet, clock: Clock) -> None:

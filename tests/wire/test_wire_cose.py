@@ -177,7 +177,9 @@ def test_critical_parameters_we_understand_are_accepted(device: Party) -> None:
     protected = dumps({1: -7, 2: [4], 4: device.name.encode()})
     signature = device.signer.sign(sig_structure(protected, b"p"))
     message = parse_sign1(_envelope(protected, {}, b"p", signature), max_size=MAX)
-    verify_sign1(message, device.key.public_key())
+    assert message.protected[2] == [4]
+    assert message.kid == device.name.encode()
+    verify_sign1(message, device.key.public_key())  # raises unless the signature holds
 
 
 def test_size_limit_is_checked_before_parsing(device: Party) -> None:
