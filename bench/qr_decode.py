@@ -4,9 +4,12 @@ Frames are synthetic card captures (hw's renderer) at 640x480 and 1280x720: clea
 degradation each: small code, angle, perspective, blur, motion, noise, glare, uneven light, low contrast, JPEG) and
 hard (two strong degradations at once). ``live_roi_tracking`` is the terminal's per-frame path (fast pass in the
 region of interest that follows a card held in front of the camera).
+``photos`` are phone and webcam photos of cards (``hw.random_photo``: 1 to 12 megapixels, saved as JPEG files and
+loaded as ``cccd qr decode`` loads them), ``--photos`` per family of trouble: the share each method decodes, per
+family and per resolution, and the latency per photo (file loading counted apart).
 Everything runs pinned to one core with OpenCV limited to one thread. Prints JSON.
 
-    .venv/bin/python bench/qr_decode.py [--frames 40] [--repeat 3]
+    .venv/bin/python bench/qr_decode.py [--frames 40] [--repeat 3] [--photos 8] [--only photos]
 """
 
 from __future__ import annotations
@@ -14,19 +17,34 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import zxingcpp
 
-from agent import QrDecoder, decode_image
-from hw import CardScene, Degradation, qr_modules, random_scene, render_card, synthetic_citizen
+from agent import CccdQrError, QrDecodeError, QrDecoder, decode_image, read_cccd_qr
+from hw import (
+    PHOTO_SIZES,
+    CardScene,
+    Degradation,
+    PhotoFamily,
+    load_gray_image,
+    qr_modules,
+    random_photo,
+    random_scene,
+    render_card,
+    render_photo,
+    synthetic_citizen,
+)
 
 SIZES = ((640, 480), (1280, 720))
 
@@ -180,6 +198,77 @@ def measure_live(size: tuple[int, int], count: int, repeat: int) -> dict[str, fl
     }
 
 
+def our_photo(image: np.ndarray) -> bytes | None:
+    """``cccd qr decode``: every strategy until a valid CCCD QR, which is what counts as decoded."""
+    try:
+        return read_cccd_qr(image).to_text().encode("utf-8")
+    except (QrDecodeError, CccdQrError):
+        return None
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    ms = sorted(value * 1000 for value in values)
+    return {
+        "median_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[min(len(ms) - 1, int(0.95 * len(ms)))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
+
+
+@dataclass
+class _PhotoRun:
+    family: str
+    size: str
+    load_s: float
+    seconds: dict[str, float] = field(default_factory=dict)
+    decoded: dict[str, bool] = field(default_factory=dict)
+    wrong: dict[str, bool] = field(default_factory=dict)
+
+
+def measure_photos(
+    per_family: int, methods: dict[str, Callable[[np.ndarray], bytes | None]], folder: Path
+) -> dict[str, object]:
+    """Render ``per_family`` photos of each family to JPEG files, load each once, run every method on it."""
+    runs: list[_PhotoRun] = []
+    for family_index, family in enumerate(PhotoFamily):
+        for index in range(per_family):
+            seed = 95_000 + family_index * 1_000 + index
+            text = synthetic_citizen(seed, field_count=(7, 11, 6)[index % 3]).qr_text()  # type: ignore[arg-type]
+            size = PHOTO_SIZES[(index + family_index) % len(PHOTO_SIZES)]
+            path = folder / f"{family.value}_{index:03d}.jpg"
+            path.write_bytes(render_photo(random_photo(seed, text, size=size, family=family)))
+            started = time.perf_counter()
+            image = load_gray_image(path)
+            run = _PhotoRun(family.value, f"{image.shape[1]}x{image.shape[0]}", time.perf_counter() - started)
+            truth = text.encode("utf-8")
+            for name, method in methods.items():
+                started = time.perf_counter()
+                result = method(image)
+                run.seconds[name] = time.perf_counter() - started
+                run.decoded[name] = result == truth
+                run.wrong[name] = result is not None and result != truth
+            runs.append(run)
+
+    def summary(selected: list[_PhotoRun]) -> dict[str, object]:
+        out: dict[str, object] = {"photos": len(selected)}
+        for name in methods:
+            out[name] = {
+                "decoded": sum(run.decoded[name] for run in selected),
+                "wrong": sum(run.wrong[name] for run in selected),
+                **_stats([run.seconds[name] for run in selected]),
+            }
+        return out
+
+    sizes = sorted({run.size for run in runs}, key=lambda size: math.prod(int(side) for side in size.split("x")))
+    return {
+        "photos_per_family": per_family,
+        "all": summary(runs),
+        "by_family": {family.value: summary([r for r in runs if r.family == family.value]) for family in PhotoFamily},
+        "by_resolution": {size: summary([r for r in runs if r.size == size]) for size in sizes},
+        "jpeg_load": _stats([run.load_s for run in runs]),
+    }
+
+
 def _version(distribution: str) -> str | None:
     try:
         return importlib.metadata.version(distribution)
@@ -191,6 +280,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=40, help="distinct frames per size and condition")
     parser.add_argument("--repeat", type=int, default=3, help="timing rounds over the frames")
+    parser.add_argument("--photos", type=int, default=8, help="card photos per family of trouble (0: none)")
+    parser.add_argument("--only", choices=("frames", "photos"), help="run one section")
+    parser.add_argument("--keep-photos", type=Path, help="keep the generated photos in this folder")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -201,7 +293,7 @@ def main() -> None:
         **opencv_methods(),
     }
     results: dict[str, object] = {}
-    for size in SIZES:
+    for size in SIZES if args.only != "photos" else ():
         key = f"{size[0]}x{size[1]}"
         results[key] = {}
         for condition in ("clean", "degraded", "hard"):
@@ -213,6 +305,14 @@ def main() -> None:
                 per_method[name] = measure(method, images, truths, rounds)
             results[key][condition] = per_method  # type: ignore[index]
         results[key]["live_roi_tracking"] = measure_live(size, args.frames, args.repeat)  # type: ignore[index]
+    if args.photos > 0 and args.only != "frames":
+        photo_methods = {"ours": our_photo, **opencv_methods()}
+        if args.keep_photos is not None:
+            args.keep_photos.mkdir(parents=True, exist_ok=True)
+            results["photos"] = measure_photos(args.photos, photo_methods, args.keep_photos)
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                results["photos"] = measure_photos(args.photos, photo_methods, Path(folder))
     print(
         json.dumps(
             {

@@ -50,8 +50,19 @@ from hw._synthetic_card import (
     render_card,
     synthetic_citizen,
 )
+from hw._synthetic_photo import (
+    PHOTO_SIZES,
+    Finger,
+    PhotoFamily,
+    PhotoGeometry,
+    PhotoScene,
+    photo_geometry,
+    random_photo,
+    render_photo,
+)
 
 __all__ = [
+    "PHOTO_SIZES",
     "BaseFrameSource",
     "CameraError",
     "CameraUnavailable",
@@ -62,6 +73,7 @@ __all__ = [
     "CardScene",
     "CardVerification",
     "Degradation",
+    "Finger",
     "FolderSource",
     "Frame",
     "FrameError",
@@ -73,6 +85,9 @@ __all__ = [
     "OpenCVSource",
     "PcscDaemon",
     "PcscReader",
+    "PhotoFamily",
+    "PhotoGeometry",
+    "PhotoScene",
     "PiCamera2Source",
     "PrintedQr",
     "QrSupport",
@@ -87,10 +102,13 @@ __all__ = [
     "list_pcsc_readers",
     "load_gray_image",
     "open_camera",
+    "photo_geometry",
     "qr_modules",
+    "random_photo",
     "random_scene",
     "read_and_verify",
     "render_card",
+    "render_photo",
     "synthetic_citizen",
     "wait_for_card",
 ]

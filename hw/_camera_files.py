@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 import warnings
 from collections.abc import AsyncIterator, Sequence
@@ -33,34 +34,69 @@ _MAX_NPY_BYTES = MAX_FRAME_PIXELS * 4 + 4096
 def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayImage:
     """Read an image (any format Pillow reads, EXIF orientation applied) or a ``.npy`` array as 2-D uint8.
 
-    Transparent pixels become white (a QR on a transparent background stays readable). Raises :class:`FrameError`
-    for anything unreadable, oversized or not an image.
+    Colour, palette, CMYK, 16-bit, 32-bit and floating-point images become 8-bit grey; transparent pixels become white
+    (a QR on a transparent background stays readable). A JPEG larger than ``max_pixels`` (a 108-megapixel phone photo)
+    is decoded at the largest of 1/2, 1/4 or 1/8 scale that fits, which the JPEG decoder does at a fraction of the
+    cost; any other image beyond ``max_pixels`` is refused. Raises :class:`FrameError` for anything unreadable,
+    oversized or not an image.
     """
     if path.suffix.lower() in ARRAY_SUFFIXES:
         return _load_npy(path, max_pixels=max_pixels)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own bound replaces Pillow's bomb warning; its hard error (beyond ~179 MP) still applies. Pillow warns
+            # about corrupt metadata (EXIF, ICC) and carries on; a file it cannot decode still raises.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             with Image.open(path) as opened:
                 width, height = opened.size
-                if width * height > max_pixels or width < 1 or height < 1:
+                if width < 1 or height < 1:
                     raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
-                image = ImageOps.exif_transpose(opened)
+                if width * height > max_pixels:
+                    _reduce_on_load(opened, path, max_pixels=max_pixels)
+                opened.load()
+                if opened.size[0] * opened.size[1] > 2 * max_pixels:
+                    raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
+                image = _upright(opened)
                 return _to_gray_pil(image)
     except FrameError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # SyntaxError: some Pillow plugins raise it for malformed headers.
         raise FrameError(f"{path.name}: not a readable image ({type(exc).__name__})") from exc
 
 
+def _reduce_on_load(opened: Image.Image, path: Path, *, max_pixels: int) -> None:
+    """Ask the JPEG decoder for a reduced image that fits ``max_pixels``, or refuse the file."""
+    width, height = opened.size
+    if opened.format == "JPEG":
+        for scale in (2, 4, 8):
+            if (width // scale) * (height // scale) <= max_pixels:
+                opened.draft(opened.mode, (width // scale, height // scale))
+                return
+    raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image as a viewer shows it (EXIF orientation applied); a malformed EXIF block is ignored, not fatal."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (KeyError, TypeError, ValueError, SyntaxError, struct.error, ZeroDivisionError):
+        _log.debug("ignoring an unreadable EXIF orientation")
+        return image
+
+
 def _to_gray_pil(image: Image.Image) -> GrayImage:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
-        top = float(array.max()) if array.size else 0.0
-        scaled = array * (255.0 / top) if top > 255 else array
-        return np.ascontiguousarray(np.clip(scaled, 0, 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        finite = array[np.isfinite(array)]
+        top = float(finite.max()) if finite.size else 0.0
+        if image.mode == "F" and 0.0 < top <= 1.0:
+            scaled = array * 255.0  # floating-point images usually hold 0..1
+        else:
+            scaled = array * (255.0 / top) if top > 255 else array
+        return np.ascontiguousarray(np.clip(np.nan_to_num(scaled), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)

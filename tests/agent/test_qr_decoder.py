@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import segno
+from PIL import Image
 
 from agent import (
     FALLBACKS,
@@ -172,3 +173,60 @@ def test_each_degradation_of_the_simulator_decodes(dominant: Degradation) -> Non
     person = synthetic_citizen(101, field_count=11)
     scene = random_scene(202, person.qr_text(), frame_size=(960, 540), dominant=dominant)
     assert read_cccd_qr(render_card(scene), today=TODAY).id_number == person.id_number
+
+
+def _symbol_image(text: str, *, module: int, margin: int, ec: str = "m") -> np.ndarray:
+    matrix = np.asarray(segno.make_qr(text, error=ec, boost_error=False).matrix, dtype=np.uint8)
+    image = np.where(np.kron(matrix, np.ones((module, module), dtype=np.uint8)) > 0, 30, 225).astype(np.uint8)
+    return np.ascontiguousarray(np.pad(image, margin, constant_values=225))
+
+
+@pytest.mark.parametrize("corner", ["top_left", "top_right", "bottom_left"])
+def test_a_finder_pattern_washed_out_by_glare_is_repaired(corner: str) -> None:
+    image = _symbol_image(TEXT, module=6, margin=60, ec="q")
+    side = image.shape[0] - 120
+    # Saturate one finder pattern and its separator (8x8 modules), as a highlight on the laminate does.
+    y = 60 if corner != "bottom_left" else 60 + side - 48
+    x = 60 if corner != "top_right" else 60 + side - 48
+    image[y : y + 48, x : x + 48] = 255
+    attempts = list(iter_decode_attempts(image))
+    assert not attempts[0].symbols  # with two finders left, zxing does not even locate it
+    decoded = [attempt for attempt in attempts if attempt.symbols]
+    assert decoded
+    assert decoded[0].strategy == "finder_repair"
+    assert read_cccd_qr(image, today=TODAY).to_text() == TEXT
+
+
+def test_a_small_code_in_a_large_photo_is_found_and_read_in_a_close_up() -> None:
+    # 1.6 pixels per module, alone in a 12-megapixel frame of print-like clutter: too small for zxing's whole-frame
+    # passes, found by its texture and read enlarged.
+    rng = np.random.default_rng(9)
+    sharp = _symbol_image(TEXT, module=8, margin=32)
+    side = round(sharp.shape[1] / 5)
+    symbol = np.asarray(Image.fromarray(sharp).resize((side, side), Image.Resampling.BOX))
+    frame = np.clip(rng.normal(190, 4, (3024, 4032)), 0, 255).astype(np.uint8)
+    for _ in range(150):
+        y, x = int(rng.integers(0, 2990)), int(rng.integers(0, 3900))
+        frame[y : y + 6, x : x + int(rng.integers(10, 120))] = 60
+    frame[1500 : 1500 + symbol.shape[0], 2000 : 2000 + symbol.shape[1]] = symbol
+    attempts = []
+    for attempt in iter_decode_attempts(frame):
+        attempts.append(attempt.strategy)
+        if attempt.symbols:
+            break
+    assert attempts[-1] not in ("fast", "fast_reduced", "global_histogram")
+    assert read_cccd_qr(frame, today=TODAY).to_text() == TEXT
+
+
+def test_a_close_up_with_large_modules_is_read_on_a_reduced_copy() -> None:
+    # 40-pixel modules in a 12-megapixel photo, with sensor noise: zxing's local binarizer misreads modules wider than
+    # its window at full resolution; a halving of the photo reads them.
+    rng = np.random.default_rng(2)
+    symbol = _symbol_image(TEXT, module=40, margin=200)
+    frame = np.full((3024, 4032), 225, dtype=np.uint8)
+    frame[: symbol.shape[0], : symbol.shape[1]] = symbol[:3024, :4032]
+    frame = np.clip(frame + rng.normal(0, 18, frame.shape), 0, 255).astype(np.uint8)
+    attempts = list(iter_decode_attempts(frame))
+    assert not attempts[0].symbols
+    assert next(attempt.strategy for attempt in attempts if attempt.symbols) == "fast_reduced"
+    assert read_cccd_qr(frame, today=TODAY).to_text() == TEXT

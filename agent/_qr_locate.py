@@ -1,0 +1,264 @@
+"""Where a QR code may be in a still image, and its finder patterns repaired where glare or a finger washed one out.
+
+Helpers of :mod:`agent._qr_decode` for close-ups: :func:`dense_regions` finds squares of dense two-tone texture
+(a small symbol in a large photo that zxing's whole-frame passes miss) and :func:`finder_repairs` paints in the
+finder patterns of a symbol from the two it still shows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+GrayImage = npt.NDArray[np.uint8]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finder pattern repair
+#
+# zxing needs all three finder patterns. A glare spot or a fingertip that washes one out leaves a symbol whose data
+# the error correction could still restore, but that is never even located. In a close-up, the two finders left
+# (found by their 1:1:3:1:1 runs across and down, confirmed by a 9x9-module template) fix the symbol's axes and size,
+# which leaves a handful of places for the third; each is painted in, crisp, with the two found ones repainted, and
+# zxing reads the result. A wrong guess costs one zxing call: the painted finder carries no data, and every module
+# read still comes from the photo and must pass the symbol's Reed-Solomon check.
+
+_TEMPLATE_I, _TEMPLATE_J = np.meshgrid(np.arange(-4, 5), np.arange(-4, 5))
+_TEMPLATE_RING = np.maximum(np.abs(_TEMPLATE_I), np.abs(_TEMPLATE_J))
+# Dark: the 3x3 centre and the ring at 3 modules; light: the ring between and the separator around.
+_TEMPLATE_DARK = (_TEMPLATE_RING <= 1) | (_TEMPLATE_RING == 3)
+_Vector = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Finder:
+    x: float
+    y: float
+    module: float
+    support: int
+
+
+def _finder_runs(dark: npt.NDArray[np.bool_], step: int) -> list[tuple[float, float, float]]:
+    """Centres (along, row, module) of dark-light-dark-light-dark runs in the ratio 1:1:3:1:1, row by row."""
+    found: list[tuple[float, float, float]] = []
+    for row in range(0, dark.shape[0], step):
+        line = dark[row]
+        change = np.flatnonzero(line[1:] != line[:-1]) + 1
+        if len(change) < 5:
+            continue
+        starts = np.concatenate(([0], change))
+        lengths = np.diff(np.concatenate((starts, [len(line)]))).astype(np.float32)
+        count = len(lengths) - 4
+        runs = np.stack([lengths[k : k + count] for k in range(5)])
+        module = runs.sum(axis=0) / 7.0
+        tolerance = 0.6 * module
+        match = (
+            line[starts[:count]]
+            & (module >= 1.0)
+            & (np.abs(runs[0] - module) < tolerance)
+            & (np.abs(runs[1] - module) < tolerance)
+            & (np.abs(runs[2] - 3 * module) < 2 * tolerance)
+            & (np.abs(runs[3] - module) < tolerance)
+            & (np.abs(runs[4] - module) < tolerance)
+        )
+        found.extend(
+            (float(starts[index + 2] + runs[2, index] / 2), float(row), float(module[index]))
+            for index in np.flatnonzero(match)
+        )
+    return found
+
+
+def _finder_candidates(dark: npt.NDArray[np.bool_], *, limit: int = 12) -> list[_Finder]:
+    """Places where the 1:1:3:1:1 runs cross both ways, clustered, most supported first."""
+    step = 2 if max(dark.shape) > 400 else 1
+    across = _finder_runs(dark, step)
+    down = np.asarray([(x, y, m) for y, x, m in _finder_runs(np.ascontiguousarray(dark.T), step)], dtype=np.float32)
+    if not across or len(down) == 0:
+        return []
+    clusters: list[list[float]] = []
+    for x, y, module in across:
+        near = (np.hypot(down[:, 0] - x, down[:, 1] - y) < module) & (np.abs(down[:, 2] - module) < 0.5 * module)
+        if not near.any():
+            continue
+        for cluster in clusters:
+            if math.hypot(cluster[0] / cluster[3] - x, cluster[1] / cluster[3] - y) < 2.5 * module:
+                cluster[0] += x
+                cluster[1] += y
+                cluster[2] += module
+                cluster[3] += 1
+                break
+        else:
+            clusters.append([x, y, module, 1])
+    finders = [_Finder(c[0] / c[3], c[1] / c[3], c[2] / c[3], int(c[3])) for c in clusters if c[3] >= 2]
+    finders.sort(key=lambda finder: -finder.support)
+    return finders[:limit]
+
+
+def _template_match(dark: npt.NDArray[np.bool_], centre: _Vector, u: _Vector, v: _Vector, module: float) -> float:
+    """The share of a finder's 9x9 modules (separator included) that read as they should along axes u, v."""
+    xs = centre[0] + (_TEMPLATE_I * u[0] + _TEMPLATE_J * v[0]) * module
+    ys = centre[1] + (_TEMPLATE_I * u[1] + _TEMPLATE_J * v[1]) * module
+    height, width = dark.shape
+    inside = (xs >= 0) & (xs < width - 0.5) & (ys >= 0) & (ys < height - 0.5)
+    if inside.sum() < 60:
+        return 0.0
+    read = dark[np.rint(ys[inside]).astype(np.intp), np.rint(xs[inside]).astype(np.intp)]
+    return float((read == _TEMPLATE_DARK[inside]).mean())
+
+
+def _paint_finder(
+    image: GrayImage, centre: _Vector, *, axes: tuple[_Vector, _Vector], module: float, ink: int, paper: int
+) -> None:
+    u, v = axes
+    height, width = image.shape
+    reach = 6.5 * module
+    x0, x1 = max(0, int(centre[0] - reach)), min(width, int(centre[0] + reach) + 1)
+    y0, y1 = max(0, int(centre[1] - reach)), min(height, int(centre[1] + reach) + 1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = xx - centre[0], yy - centre[1]
+    ring = np.maximum(np.abs(dx * u[0] + dy * u[1]), np.abs(dx * v[0] + dy * v[1])) / module
+    patch = image[y0:y1, x0:x1]
+    patch[ring <= 4.5] = paper
+    patch[ring <= 3.5] = ink
+    patch[ring <= 2.5] = paper
+    patch[ring <= 1.5] = ink
+
+
+def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int = 6) -> list[GrayImage]:
+    """Copies of a close-up with a symbol's three finder patterns painted in, one per plausible arrangement.
+
+    Arrangements where all three finders were found (but one too faint for zxing) come first, then pairs whose third
+    finder is missing, at each place the geometry allows (beside either finder, or at the corner between them).
+    """
+    finders = _finder_candidates(dark)
+    ink, paper = int(np.percentile(image, 5)), int(np.percentile(image, 95))
+    height, width = image.shape
+    plans: dict[object, tuple[float, list[_Vector], _Vector, _Vector, float]] = {}
+    for i, first in enumerate(finders):
+        for j in range(i + 1, len(finders)):
+            second = finders[j]
+            if max(first.module, second.module) > 1.5 * min(first.module, second.module):
+                continue
+            module = (first.module + second.module) / 2
+            distance = math.hypot(second.x - first.x, second.y - first.y)
+            # Finder centres are 14 (version 1) to 170 (version 40) modules apart; CCCD codes are near 40-60.
+            if not 14 <= distance / module <= 120:
+                continue
+            a, b = (first.x, first.y), (second.x, second.y)
+            e = ((b[0] - a[0]) / distance, (b[1] - a[1]) / distance)
+            p = (-e[1], e[0])
+            r = ((e[0] - e[1]) / math.sqrt(2), (e[0] + e[1]) / math.sqrt(2))
+            q = (-r[1], r[0])
+            options: list[tuple[float, _Vector, _Vector, _Vector]] = []
+            score = min(_template_match(dark, a, e, p, module), _template_match(dark, b, e, p, module))
+            if score >= 0.8:  # side by side: the third beside either, across the line between them
+                options.extend(
+                    (score, (base[0] + sign * p[0] * distance, base[1] + sign * p[1] * distance), e, p)
+                    for base in (a, b)
+                    for sign in (1, -1)
+                )
+            score = min(_template_match(dark, a, r, q, module), _template_match(dark, b, r, q, module))
+            if score >= 0.8:  # diagonal: the third at the right angle, on either side
+                middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+                options.extend(
+                    (score, (middle[0] + sign * p[0] * distance / 2, middle[1] + sign * p[1] * distance / 2), r, q)
+                    for sign in (1, -1)
+                )
+            for score, guess, u, v in options:
+                if not (
+                    -2 * module <= guess[0] <= width + 2 * module and -2 * module <= guess[1] <= height + 2 * module
+                ):
+                    continue
+                found = next(
+                    (
+                        k
+                        for k, f in enumerate(finders)
+                        if k not in (i, j) and math.hypot(guess[0] - f.x, guess[1] - f.y) < 2 * module
+                    ),
+                    None,
+                )
+                key: object
+                if found is not None:
+                    # All three were there: repaint them crisp, on the positions found.
+                    key, rank, third = frozenset((i, j, found)), 2.0 + score, (finders[found].x, finders[found].y)
+                else:
+                    key, rank, third = (i, j, round(guess[0]), round(guess[1])), score, guess
+                if key not in plans or plans[key][0] < rank:
+                    plans[key] = (rank, [a, b, third], u, v, module)
+    repaired = []
+    for _, centres, u, v, module in sorted(plans.values(), key=lambda plan: -plan[0])[:limit]:
+        painted = image.copy()
+        for centre in centres:
+            _paint_finder(painted, centre, axes=(u, v), module=module, ink=ink, paper=paper)
+        repaired.append(painted)
+    return repaired
+
+
+# The locator's grid: cells of _CELL pixels, and the window sizes (in cells) a QR code may fill.
+_CELL = 8
+_WINDOWS = (8, 12, 18, 26, 38, 54)
+
+
+def dense_regions(image: GrayImage, *, limit: int = 3) -> list[tuple[float, float, float, float]]:
+    """The places of a view that look most like a QR code, as boxes in frame coordinates, best first.
+
+    A QR code is a square where nearly every cell of a few pixels holds both dark and light modules; text, print
+    patterns and edges leave more of their cells flat. Each window size gets its best few squares (at least 80% of
+    cells with strong contrast, then the highest mean contrast), and the largest windows come first: the largest
+    dense square at a place is most of the symbol there, and its box (with a margin of nearly half its size on each
+    side) holds all of it.
+    """
+    height, width = image.shape
+    rows, cols = height // _CELL, width // _CELL
+    if min(rows, cols) <= _WINDOWS[0]:
+        return []
+    cells = image[: rows * _CELL, : cols * _CELL].reshape(rows * _CELL, cols, _CELL)
+    high = np.maximum.reduce(cells, axis=2).reshape(rows, _CELL, cols).max(axis=1)
+    low = np.minimum.reduce(cells, axis=2).reshape(rows, _CELL, cols).min(axis=1)
+    contrast = high.astype(np.float32) - low.astype(np.float32)
+    # Strong contrast: a good share of the strongest in view, and well above the sensor noise that the typical (flat)
+    # cell of a photo shows.
+    reference = max(float(np.percentile(contrast, 99.5)), 30.0)
+    # When the symbol fills most of the view, the typical cell is busy too: never ask for more than most of the
+    # strongest contrast.
+    threshold = min(max(0.35 * reference, 2.5 * float(np.median(contrast))), 0.7 * reference)
+    busy = (contrast > threshold).astype(np.float32)
+    busy_sum = np.pad(busy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    contrast_sum = np.pad(contrast.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    found: list[tuple[float, int, int, int]] = []
+    for size in _WINDOWS:
+        if size >= min(rows, cols):
+            break
+        area = float(size * size)
+        share = (
+            busy_sum[size:, size:] - busy_sum[:-size, size:] - busy_sum[size:, :-size] + busy_sum[:-size, :-size]
+        ) / area
+        mean = (
+            contrast_sum[size:, size:]
+            - contrast_sum[:-size, size:]
+            - contrast_sum[size:, :-size]
+            + contrast_sum[:-size, :-size]
+        ) / area
+        score = np.where(share >= 0.8, share * mean, 0.0)
+        for _ in range(limit):
+            y, x = divmod(int(np.argmax(score)), score.shape[1])
+            if score[y, x] <= 0:
+                break
+            found.append((float(score[y, x]), x, y, size))
+            score[max(0, y - size) : y + size, max(0, x - size) : x + size] = 0.0
+    found.sort(key=lambda item: (-item[3], -item[0]))
+    boxes: list[tuple[float, float, float, float]] = []
+    for _, x, y, size in found:
+        side = size * _CELL
+        centre = (x * _CELL + side / 2, y * _CELL + side / 2)
+        if any(box[0] <= centre[0] <= box[2] and box[1] <= centre[1] <= box[3] for box in boxes):
+            continue
+        half = 0.95 * side
+        boxes.append((centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half))
+        if len(boxes) >= limit:
+            break
+    return boxes
