@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import importlib.util
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,8 +231,8 @@ agent_app = typer.Typer(name="agent", help="This terminal's identity and service
 
 @agent_app.command("enroll")
 def enroll_command(
+    *,
     server: Annotated[str, typer.Option("--server", help="The enrollment service, https://HOST:PORT.")],
-    token: Annotated[str, typer.Option("--token", help="One-time token from `cccd fleet token create`.")],
     ca_fingerprint: Annotated[
         str, typer.Option("--ca-fingerprint", help="SHA-256 of the fleet root certificate (`cccd fleet init`).")
     ],
@@ -245,13 +246,28 @@ def enroll_command(
             help="PROVINCE/COMMUNE or PROVINCE/COMMUNE/TEAM of this terminal: another site's token is refused.",
         ),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="CCCD_ENROLL_TOKEN",
+            show_envvar=True,
+            help="One-time token from `cccd fleet token create` (on a shared machine prefer the variable or "
+            "--token-file: a command line is visible to every user).",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="Read the token from this file (- for standard input)."),
+    ] = None,
 ) -> None:
     """Enroll this terminal: make its key and CSR here, check the service's CA against the fingerprint, redeem the
-    token, and print the device id. Exit 1 when refused (wrong fingerprint, used token), 3 when the service is
-    unreachable or the state directory cannot be written."""
+    token, and print the device id. Exit 1 when refused (wrong fingerprint, used token), 2 without a token, 3 when the
+    service is unreachable or the state directory cannot be written."""
     from provisioning import EnvironmentProblem, ProvisioningError, enroll  # noqa: PLC0415 - only this command
 
     errors = Console(stderr=True, highlight=False)
+    token = _enrollment_token(token, token_file)
     try:
         enrolled = asyncio.run(
             enroll(server_url=server, token=token, ca_fingerprint=ca_fingerprint, state_dir=state_dir, site=site)
@@ -268,3 +284,27 @@ def enroll_command(
         raise typer.Exit(code=3) from exc
     errors.print(f"Enrolled; identity written to {escape(str(state_dir))}")
     typer.echo(enrolled.identity.device_id)
+
+
+_MAX_TOKEN_FILE = 4096
+
+
+def _enrollment_token(token: str | None, token_file: Path | None) -> str:
+    """The token from exactly one of --token (or CCCD_ENROLL_TOKEN) and --token-file."""
+    if token_file is not None:
+        if token is not None:
+            raise typer.BadParameter("give the token once: --token (or CCCD_ENROLL_TOKEN) or --token-file")
+        try:
+            if str(token_file) == "-":
+                text = sys.stdin.read(_MAX_TOKEN_FILE + 1)
+            else:
+                with token_file.open(encoding="utf-8") as handle:
+                    text = handle.read(_MAX_TOKEN_FILE + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise typer.BadParameter(f"cannot read the token: {exc}", param_hint="--token-file") from exc
+        if len(text) > _MAX_TOKEN_FILE:
+            raise typer.BadParameter("this file is too long to hold a token", param_hint="--token-file")
+        token = text.strip()
+    if not token:
+        raise typer.BadParameter("an enrollment token is needed: --token, CCCD_ENROLL_TOKEN or --token-file")
+    return token

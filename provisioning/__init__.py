@@ -86,7 +86,15 @@ from provisioning._pki import (
     normalize_fingerprint,
     verify_client_chain,
 )
-from provisioning._service import TLSExtensionProtocol, create_enrollment_app, peer_certificate, serve
+from provisioning._service import (
+    ENROLL_FAILURE_WINDOW_S,
+    ENROLL_FAILURES_ALLOWED,
+    FailureLimiter,
+    TLSExtensionProtocol,
+    create_enrollment_app,
+    peer_certificate,
+    serve,
+)
 from provisioning._store import DeviceRecord, DeviceState, TokenRecord
 
 __all__ = [
@@ -97,6 +105,8 @@ __all__ = [
     "DEFAULT_BROKER_PORT",
     "DEFAULT_FLEET_DIR",
     "DEVICE_LIFETIME",
+    "ENROLL_FAILURES_ALLOWED",
+    "ENROLL_FAILURE_WINDOW_S",
     "MAX_PACKET",
     "RENEW_AT_FRACTION",
     "SERVER_IDENTITY",
@@ -117,6 +127,7 @@ __all__ = [
     "Enrolled",
     "EnrollmentFailed",
     "EnvironmentProblem",
+    "FailureLimiter",
     "FingerprintMismatch",
     "Fleet",
     "FleetAlreadyInitialized",

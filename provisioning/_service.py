@@ -18,14 +18,17 @@ subclass that does; a server that mounts this app behind its own TLS must provid
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import ipaddress
 import json
 import logging
+import math
 import os
 import socket
 import ssl
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from http import HTTPStatus
 from pathlib import Path
@@ -55,6 +58,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 ENROLLMENT_CERT_LIFETIME = dt.timedelta(days=90)
 CRL_CHECK_INTERVAL_S = 3600.0
+# Refused enrollments (a wrong, used or expired token, a bad request) allowed per client address in a sliding window;
+# beyond them the address gets 429 until the window moves on. Tokens are too long to guess; this keeps a broken or
+# hostile client from keeping the CA busy and flooding the log.
+ENROLL_FAILURES_ALLOWED = 10
+ENROLL_FAILURE_WINDOW_S = 600.0
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl.VerifyFlags does not name.
 _X509_V_FLAG_NO_CHECK_TIME = 0x200000
 
@@ -125,9 +133,49 @@ def peer_certificate(scope: Scope) -> x509.Certificate | None:
         return None
 
 
-def create_enrollment_app(fleet: Fleet, authority: Authority) -> FastAPI:
-    """The enrollment app for ``fleet``, signing with the unlocked ``authority``."""
+class FailureLimiter:
+    """Refusals per client address in a sliding window, to turn a client away once it has had too many."""
+
+    def __init__(
+        self,
+        *,
+        allowed: int = ENROLL_FAILURES_ALLOWED,
+        window_s: float = ENROLL_FAILURE_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._allowed = allowed
+        self._window_s = window_s
+        self._clock = clock
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def retry_after(self, client: str) -> float:
+        """Seconds until ``client`` may try again; 0 when it may now."""
+        self._forget_old()
+        failures = self._failures.get(client)
+        if failures is None or len(failures) < self._allowed:
+            return 0.0
+        return max(1.0, failures[0] + self._window_s - self._clock())
+
+    def record(self, client: str) -> None:
+        self._forget_old()
+        self._failures.setdefault(client, collections.deque(maxlen=self._allowed)).append(self._clock())
+
+    def _forget_old(self) -> None:
+        # Only recent trouble is kept, so the table stays as small as the clients that caused it.
+        horizon = self._clock() - self._window_s
+        for client in list(self._failures):
+            failures = self._failures[client]
+            while failures and failures[0] <= horizon:
+                failures.popleft()
+            if not failures:
+                del self._failures[client]
+
+
+def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: FailureLimiter | None = None) -> FastAPI:
+    """The enrollment app for ``fleet``, signing with the unlocked ``authority``; ``limiter`` counts refused
+    enrollments per client address (default: :data:`ENROLL_FAILURES_ALLOWED` per :data:`ENROLL_FAILURE_WINDOW_S`)."""
     app = FastAPI(title="cccd-edge enrollment", docs_url=None, redoc_url=None, openapi_url=None)
+    failures = limiter if limiter is not None else FailureLimiter()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -172,10 +220,21 @@ def create_enrollment_app(fleet: Fleet, authority: Authority) -> FastAPI:
 
     @app.post("/v1/enroll")
     async def enroll(request: Request) -> JSONResponse:
-        body = await _read_json(request)
-        token, csr = _text_field(body, "token"), _text_field(body, "csr")
-        site = Site.parse(_text_field(body, "site")) if "site" in body else None
-        grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr, site=site)
+        client = request.client.host if request.client is not None else "unknown"
+        wait = failures.retry_after(client)
+        if wait > 0:
+            log.warning("enrollment from %s refused: too many refused attempts", client)
+            response = _error(429, "too_many_attempts", f"too many refused enrollments; try again in {wait:.0f} s")
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        try:
+            body = await _read_json(request)
+            token, csr = _text_field(body, "token"), _text_field(body, "csr")
+            site = Site.parse(_text_field(body, "site")) if "site" in body else None
+            grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr, site=site)
+        except (TokenRejected, InvalidRequest, _BodyTooLargeError):
+            failures.record(client)
+            raise
         log.info("enrolled %s at site %s", grant.device_id, grant.site)
         return JSONResponse(grant_json(grant))
 
@@ -262,11 +321,13 @@ async def serve(
     names: Sequence[str] = (),
     on_crl_refresh: Callable[[], None] | None = None,
     started: Callable[[], None] | None = None,
+    max_refused: int = ENROLL_FAILURES_ALLOWED,
 ) -> None:
     """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due.
 
     ``names`` are the host names and addresses terminals use to reach the service: they go into its certificate
-    (first one as its CN), beside the listen address, this machine's names and loopback."""
+    (first one as its CN), beside the listen address, this machine's names and loopback. A client address with
+    ``max_refused`` refused enrollments in :data:`ENROLL_FAILURE_WINDOW_S` gets 429 until the window moves on."""
     dns_names, ip_addresses = service_names(host, extra=names)
     key, certificate = fleet.issue_service(
         authority,
@@ -277,7 +338,7 @@ async def serve(
         ip_addresses=ip_addresses,
     )
     context = server_ssl_context(certificate, plain_key(key), authority=authority)
-    app = create_enrollment_app(fleet, authority)
+    app = create_enrollment_app(fleet, authority, limiter=FailureLimiter(allowed=max_refused))
     config = uvicorn.Config(
         app,
         host=host,

@@ -34,7 +34,7 @@ from provisioning._broker import (
 )
 from provisioning._errors import EnvironmentProblem, ProvisioningError
 from provisioning._fleet import DEFAULT_BROKER_PORT, DEFAULT_FLEET_DIR, Fleet, Site
-from provisioning._service import serve
+from provisioning._service import ENROLL_FAILURES_ALLOWED, serve
 from provisioning._store import DeviceState
 
 PASSPHRASE_ENV = "CCCD_FLEET_PASSPHRASE"  # noqa: S105 - the name of a variable, not its value
@@ -186,6 +186,15 @@ def serve_command(
     ] = None,
     fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
     passphrase_file: PassphraseFile = None,
+    max_refused: Annotated[
+        int,
+        typer.Option(
+            "--max-refused",
+            min=1,
+            help="Refused enrollments (wrong or used token, bad request) one client address may have in 10 minutes "
+            "before it is answered 429; raise it when many terminals enroll from behind one NAT.",
+        ),
+    ] = ENROLL_FAILURES_ALLOWED,
 ) -> None:
     """Run the enrollment service alone over HTTPS (certificate from the fleet CA) until interrupted.
     It also re-signs the CRL before its nextUpdate and pushes it to the brokers."""
@@ -207,7 +216,18 @@ def serve_command(
                 highlight=False,
             )
 
-        asyncio.run(serve(fleet, authority, host=host, port=port, names=names, on_crl_refresh=refresh, started=started))
+        asyncio.run(
+            serve(
+                fleet,
+                authority,
+                host=host,
+                port=port,
+                names=names,
+                on_crl_refresh=refresh,
+                started=started,
+                max_refused=max_refused,
+            )
+        )
 
 
 @fleet_app.command("broker-config")

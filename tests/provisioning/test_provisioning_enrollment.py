@@ -35,7 +35,9 @@ from provisioning._pki import cert_pem, generate_key, plain_key
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fleet, str]]:
     tmp = tmp_path_factory.mktemp("enrollment")
     fleet = new_fleet(tmp / "fleet")
-    with enrollment_service(fleet.directory, tmp) as url:
+    # Every test here comes from 127.0.0.1 and many are refused on purpose: lift the per-address limit, which
+    # test_too_many_refusals_from_one_address_are_answered_429 checks on its own service.
+    with enrollment_service(fleet.directory, tmp, "--max-refused", "1000") as url:
         yield fleet, url
 
 
@@ -329,6 +331,87 @@ def test_a_token_for_another_site_is_refused_over_http(service: tuple[Fleet, str
         )
     )
     assert enrolled.config["site"] == "79/760/team-3"
+
+
+def test_too_many_refusals_from_one_address_are_answered_429(tmp_path: Path) -> None:
+    fleet = new_fleet(tmp_path / "fleet")
+    secret = token(fleet)
+    context = ssl.create_default_context(cadata=fleet.root_path.read_text())
+    csr = make_csr(generate_key()).decode()
+    with (
+        enrollment_service(fleet.directory, tmp_path, "--max-refused", "2") as url,
+        httpx.Client(verify=context) as client,
+    ):
+        refused = [client.post(f"{url}/v1/enroll", json={"token": "cccd-enroll-guess", "csr": csr}) for _ in range(2)]
+        assert [answer.status_code for answer in refused] == [403, 403]
+        # Now even a good token is turned away, before it is looked at...
+        blocked = client.post(f"{url}/v1/enroll", json={"token": secret, "csr": csr})
+        assert blocked.status_code == 429
+        assert blocked.json()["error"] == "too_many_attempts"
+        assert 1 <= int(blocked.headers["retry-after"]) <= provisioning.ENROLL_FAILURE_WINDOW_S
+        # ...and the terminal says so.
+        code, _, stderr = _agent_cli(
+            *("--server", url, "--token", secret, "--ca-fingerprint", fleet.root_fingerprint),
+            *("--state-dir", str(tmp_path / "state")),
+        )
+        assert code == 1
+        assert "too_many_attempts" in stderr
+        assert client.get(f"{url}/v1/health").status_code == 200  # the rest of the service still answers
+    # The token was not spent by the refused attempts.
+    grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=secret, csr_pem=csr)
+    assert grant.device_id
+
+
+def test_the_failure_limiter_forgets_after_its_window() -> None:
+    now = [1000.0]
+    limiter = provisioning.FailureLimiter(allowed=3, window_s=60.0, clock=lambda: now[0])
+    for _ in range(3):
+        assert limiter.retry_after("10.0.0.1") == 0.0
+        limiter.record("10.0.0.1")
+        now[0] += 10.0
+    assert limiter.retry_after("10.0.0.1") == pytest.approx(30.0)  # the first refusal leaves the window at 1060
+    assert limiter.retry_after("10.0.0.2") == 0.0  # another address is not held back
+    now[0] += 30.0
+    assert limiter.retry_after("10.0.0.1") == 0.0
+    limiter.record("10.0.0.1")
+    assert limiter.retry_after("10.0.0.1") > 0  # the 2nd and 3rd refusals are still in the window
+
+
+def test_the_token_comes_from_a_file_standard_input_or_the_environment(
+    service: tuple[Fleet, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet, url = service
+    common = ("--server", url, "--ca-fingerprint", fleet.root_fingerprint)
+    secret_file = tmp_path / "token"
+    secret_file.write_text(token(fleet) + "\n")
+    code, _, stderr = _agent_cli(*common, "--token-file", str(secret_file), "--state-dir", str(tmp_path / "a"))
+    assert code == 0, stderr
+    assert (tmp_path / "a" / "device.pem").exists()
+    monkeypatch.setenv("CCCD_ENROLL_TOKEN", token(fleet))
+    code, _, stderr = _agent_cli(*common, "--state-dir", str(tmp_path / "b"))
+    assert code == 0, stderr
+    # Given twice (variable and file) or not at all: a usage error, and nothing is sent.
+    code, _, stderr = _agent_cli(*common, "--token-file", str(secret_file), "--state-dir", str(tmp_path / "c"))
+    assert code == 2
+    assert "once" in stderr
+    monkeypatch.delenv("CCCD_ENROLL_TOKEN")
+    code, _, stderr = _agent_cli(*common, "--state-dir", str(tmp_path / "d"))
+    assert code == 2
+    assert "token" in stderr
+    assert not (tmp_path / "c").exists()
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_token_from_standard_input(service: tuple[Fleet, str], tmp_path: Path) -> None:
+    fleet, url = service
+    from agent import cli as agent_cli  # noqa: PLC0415 - the command under test
+
+    app = typer.Typer(pretty_exceptions_enable=False)
+    agent_cli.register(app)
+    args = ["agent", "enroll", "--server", url, "--ca-fingerprint", fleet.root_fingerprint, "--token-file", "-"]
+    result = CliRunner().invoke(app, [*args, "--state-dir", str(tmp_path / "s")], input=token(fleet) + "\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == load_identity(tmp_path / "s").device_id
 
 
 def _names_check(port: int, cafile: str, server_hostname: str) -> None:
