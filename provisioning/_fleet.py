@@ -66,6 +66,10 @@ DEFAULT_FLEET_DIR = Path("/var/lib/cccd-edge/fleet")
 SERVER_IDENTITY = "cccd-server"
 CANARY_IDENTITY = "cccd-crl-canary"
 DEFAULT_BROKER_PORT = 8883
+# Terminal certificates: at least an hour (renewal at two thirds must not become a storm), at most the 398 days that
+# browsers allow TLS certificates, far below the issuing CA's lifetime.
+MIN_DEVICE_LIFETIME = dt.timedelta(hours=1)
+MAX_DEVICE_LIFETIME = dt.timedelta(days=398)
 TOKEN_PREFIX = "cccd-enroll-"  # noqa: S105 - the visible prefix of a token, not a secret
 MIN_PASSPHRASE = 8
 DEFAULT_DEVICE_SETTINGS: Mapping[str, object] = MappingProxyType(
@@ -291,8 +295,8 @@ class Fleet:
         return dt.timedelta(seconds=int(self.setting("device_lifetime_s", str(int(DEVICE_LIFETIME.total_seconds())))))
 
     def set_device_lifetime(self, lifetime: dt.timedelta) -> None:
-        if lifetime < dt.timedelta(hours=1):
-            raise InvalidRequest("device certificates live at least an hour")
+        if not MIN_DEVICE_LIFETIME <= lifetime <= MAX_DEVICE_LIFETIME:
+            raise InvalidRequest("device certificates live between an hour and 398 days")
         self.store.set_meta("device_lifetime_s", str(int(lifetime.total_seconds())))
 
     @property

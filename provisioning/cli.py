@@ -33,7 +33,14 @@ from provisioning._broker import (
     write_broker_config,
 )
 from provisioning._errors import EnvironmentProblem, ProvisioningError
-from provisioning._fleet import DEFAULT_BROKER_PORT, DEFAULT_FLEET_DIR, Fleet, Site
+from provisioning._fleet import (
+    DEFAULT_BROKER_PORT,
+    DEFAULT_FLEET_DIR,
+    MAX_DEVICE_LIFETIME,
+    MIN_DEVICE_LIFETIME,
+    Fleet,
+    Site,
+)
 from provisioning._service import ENROLL_FAILURES_ALLOWED, serve
 from provisioning._store import DeviceState
 
@@ -135,14 +142,33 @@ def _iso(value: dt.datetime | None) -> str | None:
 def init(
     fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
     passphrase_file: PassphraseFile = None,
+    device_lifetime: Annotated[
+        str,
+        typer.Option(
+            "--device-lifetime",
+            help="Lifetime of terminal certificates (e.g. 30d, 7d, 12h); terminals renew at two thirds of it.",
+        ),
+    ] = "30d",
     json_output: JsonFlag = False,
 ) -> None:
     """Create the fleet CA (root + issuing CA, keys encrypted with the passphrase) and print the root's SHA-256
     fingerprint, which every terminal pins at enrollment."""
+    try:
+        lifetime = parse_duration(device_lifetime)
+    except typer.BadParameter as exc:
+        raise typer.BadParameter(exc.message, param_hint="--device-lifetime") from exc
+    if not MIN_DEVICE_LIFETIME <= lifetime <= MAX_DEVICE_LIFETIME:
+        raise typer.BadParameter("between 1 hour and 398 days", param_hint="--device-lifetime")
     with _errors():
         fleet = Fleet.init(fleet_dir, _passphrase(passphrase_file, confirm=True))
+        fleet.set_device_lifetime(lifetime)
         if json_output:
-            out.print_json(json.dumps({"fleet_dir": str(fleet_dir), "root_fingerprint": fleet.root_fingerprint}))
+            document = {
+                "fleet_dir": str(fleet_dir),
+                "root_fingerprint": fleet.root_fingerprint,
+                "device_lifetime_s": int(lifetime.total_seconds()),
+            }
+            out.print_json(json.dumps(document))
             return
         err.print(
             f"Fleet CA created in {escape(str(fleet_dir))}. Root certificate SHA-256 fingerprint (terminals pin it):"

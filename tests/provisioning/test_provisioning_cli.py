@@ -11,7 +11,7 @@ import pytest
 import typer
 from provkit import PASSPHRASE, run_cli
 
-from provisioning import Fleet, make_csr
+from provisioning import Fleet, Site, make_csr
 from provisioning._pki import generate_key
 from provisioning.cli import parse_duration, parse_listen
 
@@ -63,6 +63,27 @@ def test_init_json_and_refusing_to_overwrite(env: dict[str, str], fleet: Fleet) 
     code, stdout, _ = run_cli("fleet", "init", "--json", env=other)
     assert code == 0
     assert HEX64.match(json.loads(stdout)["root_fingerprint"])
+
+
+def test_init_sets_the_lifetime_of_terminal_certificates(env: dict[str, str]) -> None:
+    code, stdout, stderr = run_cli("fleet", "init", "--device-lifetime", "2d", "--json", env=env)
+    assert code == 0, stderr
+    assert json.loads(stdout)["device_lifetime_s"] == 2 * 86400
+    fleet = Fleet.open(Path(env["CCCD_FLEET_DIR"]))
+    issued = fleet.create_token(Site.parse("79/760"), ttl=dt.timedelta(hours=1))
+    grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=issued.token, csr_pem=make_csr(generate_key()).decode())
+    certificate = grant.certificate
+    lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    # Issued a few minutes in the past for terminals whose clocks lag.
+    assert dt.timedelta(days=2) <= lifetime <= dt.timedelta(days=2, hours=1)
+
+
+@pytest.mark.parametrize("value", ["30m", "400d", "soon"])
+def test_init_refuses_a_device_lifetime_out_of_range(env: dict[str, str], value: str) -> None:
+    code, _, stderr = run_cli("fleet", "init", "--device-lifetime", value, env=env)
+    assert code == 2
+    assert "--device-lifetime" in stderr
+    assert not Path(env["CCCD_FLEET_DIR"]).exists()
 
 
 def test_no_passphrase_without_a_terminal_is_a_usage_error(tmp_path: Path) -> None:
