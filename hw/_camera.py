@@ -21,7 +21,9 @@ from hw._reader import HwError
 GrayImage = npt.NDArray[np.uint8]
 Clock = Callable[[], float]
 
-IMAGE_SUFFIXES: Final = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp"})
+IMAGE_SUFFIXES: Final = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif"}
+)
 ARRAY_SUFFIXES: Final = frozenset({".npy"})
 # Refuse anything larger than a 64-megapixel phone photo: a frame from a file is hostile input.
 MAX_FRAME_PIXELS: Final = 64_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import struct
 import time
@@ -32,7 +33,7 @@ _MAX_NPY_BYTES = MAX_FRAME_PIXELS * 4 + 4096
 
 
 def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayImage:
-    """Read an image (any format Pillow reads, EXIF orientation applied) or a ``.npy`` array as 2-D uint8.
+    """Read an image (any format Pillow reads, and HEIC; EXIF orientation applied) or a ``.npy`` array as 2-D uint8.
 
     Colour, palette, CMYK, 16-bit, 32-bit and floating-point images become 8-bit grey; transparent pixels become white
     (a QR on a transparent background stays readable). A JPEG larger than ``max_pixels`` (a 108-megapixel phone photo)
@@ -42,6 +43,7 @@ def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayIm
     """
     if path.suffix.lower() in ARRAY_SUFFIXES:
         return _load_npy(path, max_pixels=max_pixels)
+    _register_heif()
     try:
         with warnings.catch_warnings():
             # Our own bound replaces Pillow's bomb warning; its hard error (beyond ~179 MP) still applies. Pillow warns
@@ -64,6 +66,15 @@ def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayIm
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # SyntaxError: some Pillow plugins raise it for malformed headers.
         raise FrameError(f"{path.name}: not a readable image ({type(exc).__name__})") from exc
+
+
+@functools.cache
+def _register_heif() -> None:
+    # HEIC is what iPhones save by default; the plugin (30 ms to import) is loaded on the first image file, not at
+    # every start of the command.
+    import pillow_heif  # noqa: PLC0415
+
+    pillow_heif.register_heif_opener()
 
 
 def _reduce_on_load(opened: Image.Image, path: Path, *, max_pixels: int) -> None:

@@ -158,6 +158,28 @@ def test_unusual_image_files_of_a_card_decode(tmp_path: Path, kind: str) -> None
     assert decode_file(path, today=TODAY)["fields"] == _expected_fields(seed, 7)
 
 
+@pytest.mark.parametrize("suffix", [".heic", ".avif", ".webp"])
+def test_phone_formats_of_a_card_photo_decode(tmp_path: Path, suffix: str) -> None:
+    # HEIC is what iPhones save; AVIF and WebP what messaging apps and browsers pass on. The EXIF tag still turns
+    # a portrait photo upright.
+    import pillow_heif  # noqa: PLC0415 - the HEIC encoder, used directly: the loader must register its own opener
+
+    seed = 82_300
+    text = synthetic_citizen(seed).qr_text()
+    scene = PhotoScene(text=text, size=(1600, 1200), card_px=900.0, seed=seed)
+    with Image.open(io.BytesIO(render_photo(scene))) as photo:
+        turned = photo.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: rotate 90° clockwise on display
+    path = tmp_path / f"card{suffix}"
+    if suffix == ".heic":
+        pillow_heif.from_pillow(turned).save(path, quality=70, exif=exif.tobytes())
+    else:
+        turned.save(path, quality=70, exif=exif.tobytes())
+    assert load_gray_image(path).shape == (1200, 1600)
+    assert decode_file(path, today=TODAY)["fields"] == _expected_fields(seed, 7)
+
+
 def test_a_photo_beyond_the_frame_limit_is_reduced_on_load_and_decoded(tmp_path: Path) -> None:
     # 72 megapixels: over the 64 MP frame limit, so the JPEG decoder hands back half size (18 MP), which the decoder
     # still reduces to 16 MP for its whole-image passes.
