@@ -9,9 +9,10 @@ chance within a few frames.
 Still images (``decode_image``, ``read_cccd_qr``: photos from 1 to 12 megapixels and beyond) go through every
 strategy until one yields an accepted symbol, within bounded work: the fast pass at full resolution and on a pyramid
 of halvings (a close-up's large, noisy modules); zxing's global binarizer; close-ups of each place where a symbol was
-located but not decoded, or that looks like one (``dense_regions``), where every strategy is cheap, ending with a
-repair of a finder pattern washed out by glare or hidden by a finger (``finder_repairs``); then the whole-image
-fallbacks on a working copy of bounded size.
+located but not decoded, or that looks like one (``dense_regions``), where every strategy is cheap, ending with
+repairs on the close-up and a wider view of it: squared from three finder patterns when a steep tilt shears it
+(``rectifications``), and with a finder pattern washed out by glare or hidden by a finger painted in
+(``finder_repairs``); then the whole-image fallbacks on a working copy of bounded size.
 
 The symbol's error correction is what protects its content; no strategy alters the decoded bytes (a repaired finder
 pattern only tells zxing where the grid is), and the CCCD parser validates them afterwards.
@@ -31,7 +32,7 @@ import zxingcpp
 from PIL import Image, ImageFilter, ImageOps
 
 from agent._cccd_qr import CccdQr, CccdQrError, QrError, parse_cccd_qr
-from agent._qr_locate import dense_regions, finder_repairs
+from agent._qr_locate import dense_regions, finder_repairs, rectifications
 
 GrayImage = npt.NDArray[np.uint8]
 Point = tuple[float, float]
@@ -91,6 +92,15 @@ class _View:
     image: GrayImage
     scale: float = 1.0
     offset: tuple[float, float] = (0.0, 0.0)
+    # A rectified close-up: the affine map (a, b, c, d, e, f) from its pixels to those of the view it was warped from,
+    # x' = a x + b y + c, y' = d x + e y + f, applied before scale and offset.
+    affine: tuple[float, float, float, float, float, float] | None = None
+
+    def to_frame(self, x: float, y: float) -> Point:
+        if self.affine is not None:
+            a, b, c, d, e, f = self.affine
+            x, y = a * x + b * y + c, d * x + e * y + f
+        return x / self.scale + self.offset[0], y / self.scale + self.offset[1]
 
 
 Preprocess = Callable[[GrayImage], GrayImage]
@@ -298,6 +308,7 @@ _MAX_UPSCALED_SIDE = 4096
 _MAX_UPSCALED_REGION_SIDE = 1280
 # Finder repairs cost up to a dozen zxing calls each: a few close-ups get them.
 _MAX_REPAIRS = 5
+_REPAIR_MARGIN = 0.35
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -320,7 +331,7 @@ def _read(view: _View, options: _Read, strategy: str) -> tuple[list[QrSymbol], l
     for barcode in found:
         position = barcode.position
         corners = tuple(
-            (point.x / view.scale + view.offset[0], point.y / view.scale + view.offset[1])
+            view.to_frame(point.x, point.y)
             for point in (position.top_left, position.top_right, position.bottom_right, position.bottom_left)
         )
         if barcode.valid and barcode.error is None:
@@ -552,19 +563,30 @@ class _RegionSearch:
             yield Attempt(strategy.name, tuple(decoded), bool(failed))
         if self._repairs < _MAX_REPAIRS:
             self._repairs += 1
+            # Then wider than the close-up: a place zxing located, or the densest texture, may be only the part of
+            # the symbol that glare left readable, without the finder patterns the repair starts from.
             yield from _repaired_reads(view)
+            wider = _expand(((box[0], box[1]), (box[2], box[3])), self._image.shape, _REPAIR_MARGIN)
+            if wider is not None and wider != box:
+                yield from _repaired_reads(_region_view(self._image, wider))
 
 
 def _repaired_reads(view: _View) -> Iterator[Attempt]:
-    """zxing on the close-up with its finder patterns repaired (enlarged first when its modules may be tiny)."""
+    """zxing on the close-up made square from three finder patterns found (a steep tilt), then with its finder patterns
+    repaired (enlarged first when its modules may be tiny)."""
     if max(view.image.shape) < 320:
         enlarged = resample(np.ascontiguousarray(view.image), 2.0)
         view = _View(enlarged, view.scale * enlarged.shape[1] / view.image.shape[1], view.offset)
     image = np.ascontiguousarray(view.image)
-    for painted in finder_repairs(image, normalise_contrast(image) < 128):
-        for binarizer in (_LA, _GH):
+    dark = normalise_contrast(image) < 128
+    for rectified, affine in rectifications(image, dark):
+        decoded, failed = _read(_View(rectified, view.scale, view.offset, affine), _FAST, "rectified")
+        yield Attempt("rectified", tuple(decoded), bool(failed))
+    for repair in finder_repairs(image, dark):
+        # A nudged repair is one of many small variations: one binarizer each keeps their cost bounded.
+        for binarizer in (_LA,) if repair.nudged else (_LA, _GH):
             decoded, failed = _read(
-                _View(painted, view.scale, view.offset), _Read(binarizer=binarizer), "finder_repair"
+                _View(repair.image, view.scale, view.offset), _Read(binarizer=binarizer), "finder_repair"
             )
             yield Attempt("finder_repair", tuple(decoded), bool(failed))
 

@@ -7,11 +7,15 @@ finder patterns of a symbol from the two it still shows.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
 GrayImage = npt.NDArray[np.uint8]
 
@@ -128,16 +132,38 @@ def _paint_finder(
     patch[ring <= 1.5] = ink
 
 
-def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int = 6) -> list[GrayImage]:
+# A guessed third finder assumes a square symbol seen face-on; under perspective it lands a module or three away from
+# where the symbol has it. The best guesses are also tried nudged by these steps (in modules along the symbol's axes),
+# nearest first.
+_NUDGES: Final = tuple(
+    sorted(
+        ((du, dv) for du in (-3.0, -1.5, 0.0, 1.5, 3.0) for dv in (-3.0, -1.5, 0.0, 1.5, 3.0) if du or dv),
+        key=lambda step: math.hypot(*step),
+    )
+)
+_NUDGED_PLANS: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FinderRepair:
+    """A close-up with three finder patterns painted in; ``nudged`` when the third was moved off its first guess."""
+
+    image: GrayImage
+    nudged: bool
+
+
+def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int = 6) -> Iterator[FinderRepair]:
     """Copies of a close-up with a symbol's three finder patterns painted in, one per plausible arrangement.
 
     Arrangements where all three finders were found (but one too faint for zxing) come first, then pairs whose third
-    finder is missing, at each place the geometry allows (beside either finder, or at the corner between them).
+    finder is missing, at each place the geometry allows (beside either finder, or at the corner between them); then
+    the best guessed ones again with the third nudged (:data:`_NUDGES`). Made one at a time: a caller stops at the
+    first that reads.
     """
     finders = _finder_candidates(dark)
     ink, paper = int(np.percentile(image, 5)), int(np.percentile(image, 95))
     height, width = image.shape
-    plans: dict[object, tuple[float, list[_Vector], _Vector, _Vector, float]] = {}
+    plans: dict[object, tuple[float, list[_Vector], _Vector, _Vector, float, bool]] = {}
     for i, first in enumerate(finders):
         for j in range(i + 1, len(finders)):
             second = finders[j]
@@ -188,14 +214,69 @@ def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int 
                 else:
                     key, rank, third = (i, j, round(guess[0]), round(guess[1])), score, guess
                 if key not in plans or plans[key][0] < rank:
-                    plans[key] = (rank, [a, b, third], u, v, module)
-    repaired = []
-    for _, centres, u, v, module in sorted(plans.values(), key=lambda plan: -plan[0])[:limit]:
-        painted = image.copy()
+                    plans[key] = (rank, [a, b, third], u, v, module, found is None)
+    best = sorted(plans.values(), key=lambda plan: -plan[0])[:limit]
+
+    def painted(centres: list[_Vector], u: _Vector, v: _Vector, module: float) -> GrayImage:
+        copy = image.copy()
         for centre in centres:
-            _paint_finder(painted, centre, axes=(u, v), module=module, ink=ink, paper=paper)
-        repaired.append(painted)
-    return repaired
+            _paint_finder(copy, centre, axes=(u, v), module=module, ink=ink, paper=paper)
+        return copy
+
+    for _, centres, u, v, module, _ in best:
+        yield FinderRepair(painted(centres, u, v, module), nudged=False)
+    for _, (a, b, guess), u, v, module, _ in [plan for plan in best if plan[5]][:_NUDGED_PLANS]:
+        for du, dv in _NUDGES:
+            third = (guess[0] + (du * u[0] + dv * v[0]) * module, guess[1] + (du * u[1] + dv * v[1]) * module)
+            yield FinderRepair(painted([a, b, third], u, v, module), nudged=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rectification
+#
+# Tilted far enough, a symbol is sheared so much that zxing's finder pattern search (runs across, down and along the
+# diagonal) no longer confirms its finders, and it is not even located. Three finders found by our own, more tolerant
+# search fix an affine map that makes the symbol square again; zxing reads the warped copy. Which of the three is the
+# corner finder cannot be told reliably under strong shear, so each is tried.
+
+Affine = tuple[float, float, float, float, float, float]
+_RECTIFY_CANDIDATES: Final = 4
+
+
+def rectifications(image: GrayImage, dark: npt.NDArray[np.bool_]) -> Iterator[tuple[GrayImage, Affine]]:
+    """Square copies of a close-up, one per plausible corner arrangement of three finder patterns found in it, each
+    with the affine map from its pixels back to the close-up's."""
+    finders = _finder_candidates(dark, limit=_RECTIFY_CANDIDATES)
+    fill = int(np.median(image))
+    for trio in itertools.combinations(finders, 3):
+        modules = [finder.module for finder in trio]
+        if max(modules) > 1.5 * min(modules):
+            continue
+        module = sum(modules) / 3
+        points = [(finder.x, finder.y) for finder in trio]
+        for k in range(3):
+            corner, u, v = points[k], points[(k + 1) % 3], points[(k + 2) % 3]
+            across, down = (u[0] - corner[0], u[1] - corner[1]), (v[0] - corner[0], v[1] - corner[1])
+            if across[0] * down[1] - across[1] * down[0] < 0:  # the top-right finder is clockwise from the corner
+                across, down = down, across
+            sides = (math.hypot(*across) / module, math.hypot(*down) / module)
+            if not all(14 <= side <= 120 for side in sides) or max(sides) > 2 * min(sides):
+                continue
+            yield _warp(image, corner, across, down, fill=fill)
+
+
+def _warp(image: GrayImage, corner: _Vector, across: _Vector, down: _Vector, *, fill: int) -> tuple[GrayImage, Affine]:
+    """The parallelogram spanned by ``across`` and ``down`` from ``corner``, as a square with a margin around it."""
+    side = max(math.hypot(*across), math.hypot(*down))
+    margin = 0.25 * side
+    a, b = across[0] / side, down[0] / side
+    d, e = across[1] / side, down[1] / side
+    affine = (a, b, corner[0] - margin * (a + b), d, e, corner[1] - margin * (d + e))
+    size = round(side + 2 * margin)
+    warped = Image.fromarray(image).transform(
+        (size, size), Image.Transform.AFFINE, affine, resample=Image.Resampling.BICUBIC, fillcolor=fill
+    )
+    return np.asarray(warped), affine
 
 
 # The locator's grid: cells of _CELL pixels, and the window sizes (in cells) a QR code may fill.

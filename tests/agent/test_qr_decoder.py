@@ -230,3 +230,36 @@ def test_a_close_up_with_large_modules_is_read_on_a_reduced_copy() -> None:
     assert not attempts[0].symbols
     assert next(attempt.strategy for attempt in attempts if attempt.symbols) == "fast_reduced"
     assert read_cccd_qr(frame, today=TODAY).to_text() == TEXT
+
+
+@pytest.mark.parametrize("rotation", [0, 20])
+def test_a_steeply_tilted_code_is_made_square_from_its_finder_patterns(rotation: int) -> None:
+    # A card tilted far from the camera shears its QR so much that zxing does not confirm the finder patterns, and
+    # never locates the symbol; the three finders we find fix an affine map that squares it again.
+    shear, margin = 0.8, 40
+    sharp = _symbol_image(TEXT, module=5, margin=margin)
+    height, width = sharp.shape
+    size = (int(width + shear * height) + 40, height + 40)
+    sheared = Image.fromarray(sharp).transform(
+        size, Image.Transform.AFFINE, (1, -shear, 0, 0, 1, 0), resample=Image.Resampling.BICUBIC, fillcolor=225
+    )
+    if rotation:
+        sheared = sheared.rotate(rotation, expand=True, fillcolor=225, resample=Image.Resampling.BICUBIC)
+    image = np.ascontiguousarray(np.asarray(sheared))
+    strategies = []
+    for attempt in iter_decode_attempts(image):
+        strategies.append(attempt.strategy)
+        if attempt.symbols:
+            break
+    assert strategies[-1] == "rectified"  # every zxing pass before it, on the photo and its close-ups, failed
+    (symbol,) = attempt.symbols
+    assert symbol.text == TEXT
+    if not rotation:
+        # The corners are reported in the photo's coordinates: the sheared square's corners, within a module or two.
+        side = width - 2 * margin
+        expected = [(margin + shear * margin + dx + shear * dy, margin + dy) for dx, dy in ((0, 0), (side, 0))]
+        expected += [(margin + shear * margin + dx + shear * dy, margin + dy) for dx, dy in ((side, side), (0, side))]
+        for (x, y), (ex, ey) in zip(symbol.corners, expected, strict=True):
+            assert abs(x - ex) <= 12
+            assert abs(y - ey) <= 12
+    assert read_cccd_qr(image, today=TODAY).to_text() == TEXT
