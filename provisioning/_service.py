@@ -58,10 +58,11 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 ENROLLMENT_CERT_LIFETIME = dt.timedelta(days=90)
 CRL_CHECK_INTERVAL_S = 3600.0
-# Refused enrollments (a wrong, used or expired token, a bad request) allowed per client address in a sliding window;
-# beyond them the address gets 429 until the window moves on. Tokens are too long to guess; this keeps a broken or
-# hostile client from keeping the CA busy and flooding the log.
-ENROLL_FAILURES_ALLOWED = 10
+# Refused tokens (unknown, used, expired or another site's) allowed per client address in a sliding window; beyond
+# them the address gets 429 until the window moves on. Tokens are too long to guess; this keeps a broken or hostile
+# client from trying tokens without end and flooding the log. Malformed requests are not counted: they are refused
+# before any token is looked at, cost nothing, and a client that sends them gets the reason.
+ENROLL_FAILURES_ALLOWED = 20
 ENROLL_FAILURE_WINDOW_S = 600.0
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl.VerifyFlags does not name.
 _X509_V_FLAG_NO_CHECK_TIME = 0x200000
@@ -173,7 +174,7 @@ class FailureLimiter:
 
 def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: FailureLimiter | None = None) -> FastAPI:
     """The enrollment app for ``fleet``, signing with the unlocked ``authority``; ``limiter`` counts refused
-    enrollments per client address (default: :data:`ENROLL_FAILURES_ALLOWED` per :data:`ENROLL_FAILURE_WINDOW_S`)."""
+    tokens per client address (default: :data:`ENROLL_FAILURES_ALLOWED` per :data:`ENROLL_FAILURE_WINDOW_S`)."""
     app = FastAPI(title="cccd-edge enrollment", docs_url=None, redoc_url=None, openapi_url=None)
     failures = limiter if limiter is not None else FailureLimiter()
 
@@ -223,8 +224,9 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
         client = request.client.host if request.client is not None else "unknown"
         wait = failures.retry_after(client)
         if wait > 0:
-            log.warning("enrollment from %s refused: too many refused attempts", client)
-            response = _error(429, "too_many_attempts", f"too many refused enrollments; try again in {wait:.0f} s")
+            log.warning("enrollment from %s refused: too many refused tokens", client)
+            detail = f"too many refused tokens from this address; try again in {wait:.0f} s"
+            response = _error(429, "too_many_attempts", detail)
             response.headers["Retry-After"] = str(math.ceil(wait))
             return response
         try:
@@ -232,7 +234,7 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
             token, csr = _text_field(body, "token"), _text_field(body, "csr")
             site = Site.parse(_text_field(body, "site")) if "site" in body else None
             grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr, site=site)
-        except (TokenRejected, InvalidRequest, _BodyTooLargeError):
+        except TokenRejected:
             failures.record(client)
             raise
         log.info("enrolled %s at site %s", grant.device_id, grant.site)
@@ -327,7 +329,7 @@ async def serve(
 
     ``names`` are the host names and addresses terminals use to reach the service: they go into its certificate
     (first one as its CN), beside the listen address, this machine's names and loopback. A client address with
-    ``max_refused`` refused enrollments in :data:`ENROLL_FAILURE_WINDOW_S` gets 429 until the window moves on."""
+    ``max_refused`` refused tokens in :data:`ENROLL_FAILURE_WINDOW_S` gets 429 until the window moves on."""
     dns_names, ip_addresses = service_names(host, extra=names)
     key, certificate = fleet.issue_service(
         authority,

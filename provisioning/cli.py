@@ -217,8 +217,8 @@ def serve_command(
         typer.Option(
             "--max-refused",
             min=1,
-            help="Refused enrollments (wrong or used token, bad request) one client address may have in 10 minutes "
-            "before it is answered 429; raise it when many terminals enroll from behind one NAT.",
+            help="Refused tokens (unknown, used, expired, another site's) one client address may present in 10 "
+            "minutes before it is answered 429; raise it when many terminals enroll from behind one NAT.",
         ),
     ] = ENROLL_FAILURES_ALLOWED,
 ) -> None:

@@ -342,6 +342,10 @@ def test_too_many_refusals_from_one_address_are_answered_429(tmp_path: Path) -> 
         enrollment_service(fleet.directory, tmp_path, "--max-refused", "2") as url,
         httpx.Client(verify=context) as client,
     ):
+        # Malformed requests are refused with their reason and not counted...
+        malformed = [client.post(f"{url}/v1/enroll", json={"token": secret, "csr": "garbage"}) for _ in range(3)]
+        assert [answer.status_code for answer in malformed] == [400, 400, 400]
+        # ...refused tokens are.
         refused = [client.post(f"{url}/v1/enroll", json={"token": "cccd-enroll-guess", "csr": csr}) for _ in range(2)]
         assert [answer.status_code for answer in refused] == [403, 403]
         # Now even a good token is turned away, before it is looked at...
