@@ -802,7 +802,8 @@ def random_photo(
     )
     if rng.random() < 0.15 and PhotoFamily.GLARE not in pushed:
         scene = replace(scene, glare=rng.uniform(0.1, 0.4), glare_center=(rng.random(), rng.random()))
-    for kind in pushed:
+    # In the enumeration's order: a set of strings iterates in an order that changes with the process's hash seed.
+    for kind in (kind for kind in PhotoFamily if kind in pushed):
         s = strength()
         match kind:
             case PhotoFamily.DEFOCUS:
