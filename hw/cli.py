@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from hw._dump import DumpError, read_dump, write_private
+from hw._portrait_file import PortraitConversionError, portrait_file
 from hw._reader import CardReader, CardRemoved, HwError, NoCard, ReaderUnavailable
 from hw._reader_pcsc import PcscReader
 from hw._reader_session import CardVerification, QrSupport, keys_from_id, read_and_verify
@@ -322,7 +323,12 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             typer.Option("--trust", help="CSCA certificate (PEM/DER), master list (.ml), CRL, or a folder of them."),
         ] = None,
         photo: Annotated[
-            Path | None, typer.Option("--photo", help="Also read DG2 and write the portrait here.")
+            Path | None,
+            typer.Option(
+                "--photo",
+                help="Also read DG2 and write the portrait here: .jpg/.jpeg, .png or .jp2 converts to that format, "
+                "any other name gets the image as the card stores it (JPEG or JPEG 2000).",
+            ),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")] = False,
         wait: Annotated[
@@ -365,6 +371,10 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             if image is None:
                 warnings.print("[yellow]warning:[/] the card has no readable portrait", highlight=False)
             else:
+                try:
+                    image = portrait_file(image, photo.suffix)
+                except PortraitConversionError as exc:
+                    warnings.print(f"[yellow]warning:[/] {escape(str(exc))}; written as the card stores it")
                 try:
                     write_private(photo, image)
                 except OSError as exc:

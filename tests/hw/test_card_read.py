@@ -124,13 +124,15 @@ def test_genuine_card_from_id_and_birth_date(slot: VpcdCard, pki: TestPki, trust
     assert photo.stat().st_mode & 0o777 == 0o600  # the portrait is personal data
 
 
-def test_can_and_qr_text(slot: VpcdCard, pki: TestPki, trust_file: Path) -> None:
+def test_can_and_qr_text(slot: VpcdCard, pki: TestPki, trust_file: Path, tmp_path: Path) -> None:
     profile = card(pki, index=1)
     play(slot, profile)
-    code, out, _ = run("--can", profile.citizen.can, "--trust", str(trust_file))
+    photo = tmp_path / "face.png"
+    code, out, _ = run("--can", profile.citizen.can, "--trust", str(trust_file), "--photo", str(photo))
     assert code == 0
     assert "GENUINE" in out
     assert "PACE" in out
+    assert photo.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the card's JPEG, converted as the name asks
     code, out, _ = run("--qr-text", qr_text(profile.citizen), "--trust", str(trust_file), "--json")
     assert code == 0
     document = json.loads(out)
