@@ -3,8 +3,9 @@
 With nothing configured it starts pcscd when it is not running (and stops it afterwards), plays each virtual card on
 vpcd's second slot (``Virtual PCD 00 01``, so a ``cccd sim card`` on the first slot is left alone) and reads it with
 the PC/SC reader exactly as ``cccd card read`` does. Where pcscd or vsmartcard-vpcd is not installed, the cards are
-read in-process instead. The terminal knows only what the printed QR code gives (ID, date of birth, date of issue),
-so it opens each chip with the CAN or the MRZ keys derived from it.
+read in-process instead. As a terminal does, it first photographs the card's printed QR code (a synthetic camera
+frame), decodes and validates it, opens the chip with the CAN or the MRZ keys derived from it (nobody types), and
+cross-checks the QR against the chip: a QR edited to another name makes the card not genuine.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
+import numpy as np
+import numpy.typing as npt
 import typer
 from cryptography.hazmat.primitives import serialization
 from rich.console import Console
@@ -26,8 +29,10 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent import CccdQrError, QrDecodeError, cross_check, read_cccd_qr
 from hw import (
     CardReader,
+    CardScene,
     CardVerification,
     MemoryReader,
     PcscDaemon,
@@ -36,9 +41,20 @@ from hw import (
     ReaderUnavailable,
     keys_from_id,
     read_and_verify,
+    render_card,
 )
 from hw._reader_pcscd import pcscd_usable
-from hw.sim import ChipFaults, Citizen, LinkModel, TestPki, VirtualChip, VpcdCard, generate_population, personalise
+from hw.sim import (
+    ChipFaults,
+    Citizen,
+    LinkModel,
+    TestPki,
+    VirtualChip,
+    VpcdCard,
+    generate_population,
+    personalise,
+    qr_text,
+)
 from mrtd import TrustStore, Verdict
 
 DEMO_READER = "Virtual PCD 00 01"
@@ -50,6 +66,7 @@ class Scenario:
     name: str
     faults: tuple[str, ...]
     expected: Verdict
+    edited_qr: bool = False  # the printed QR carries another name than the chip
 
 
 SCENARIOS = (
@@ -59,6 +76,7 @@ SCENARIOS = (
     Scenario("clone hiding its key files (DG14, DG15)", ("hidden-keys",), Verdict.NOT_GENUINE),
     Scenario("DG13 changed after signing", ("changed-dg",), Verdict.NOT_GENUINE),
     Scenario("signed under an unknown CSCA", ("foreign-csca",), Verdict.NOT_GENUINE),
+    Scenario("genuine chip, QR edited to another name", (), Verdict.NOT_GENUINE, edited_qr=True),
 )
 
 
@@ -70,6 +88,7 @@ class DemoResult:
     reasons: tuple[str, ...]
     session: dict[str, Any] | None
     error: str | None = None
+    qr_ms: float | None = None
 
     @property
     def as_expected(self) -> bool:
@@ -86,6 +105,7 @@ class DemoResult:
             "as_expected": self.as_expected,
             "reasons": list(self.reasons),
             "session": self.session,
+            "qr_decode_ms": None if self.qr_ms is None else round(self.qr_ms, 1),
             "error": self.error,
         }
 
@@ -167,28 +187,58 @@ async def run_card_demo(
         profile = personalise(
             person, pki=pki, faults=ChipFaults.parse(scenario.faults), seed=f"demo-{seed}", portrait_size=None
         )
+        notify(index, "reading the QR code")
+        frame = _photograph_qr(person, edited=scenario.edited_qr, seed=seed + index)
+        started = time.perf_counter()
+        try:
+            qr = read_cccd_qr(frame)
+        except (QrDecodeError, CccdQrError) as exc:
+            results.append(DemoResult(scenario, person, None, (), None, error=f"QR code: {exc}"))
+            notify(index, "done")
+            continue
+        qr_ms = 1000 * (time.perf_counter() - started)
         notify(index, "placing the card")
         await slot.place(VirtualChip(profile))
-        # The terminal has only the QR code: the ID, the date of birth and the date of issue.
-        keys = keys_from_id(person.id_number, person.date_of_birth, issued=person.date_of_issue)
+        # The terminal has only the QR code: the ID, the date of birth and the date of issue open the chip.
+        keys = keys_from_id(qr.id_number, qr.date_of_birth, issued=qr.date_of_issue)
         try:
             verification: CardVerification = await read_and_verify(
                 slot.reader, keys, trust_store=store, progress=functools.partial(notify, index)
             )
         except Exception as exc:
-            results.append(DemoResult(scenario, person, None, (), None, error=str(exc)))
+            results.append(DemoResult(scenario, person, None, (), None, error=str(exc), qr_ms=qr_ms))
         else:
+            verification = verification.with_check("qr_match", cross_check(qr, verification.report.holder))
             report = verification.report
-            results.append(DemoResult(scenario, person, report.verdict, report.reasons, verification.session_json()))
+            results.append(
+                DemoResult(scenario, person, report.verdict, report.reasons, verification.session_json(), qr_ms=qr_ms)
+            )
         finally:
             slot.take()
         notify(index, "done")
     return results
 
 
+def _photograph_qr(person: Citizen, *, edited: bool, seed: int) -> npt.NDArray[np.uint8]:
+    """The card's printed QR as the terminal's camera sees it (slightly turned, tilted and noisy); ``edited``: a QR
+    printed with another name, the forgery the cross-check catches."""
+    printed = replace(person, full_name="Nguyễn Văn Giả") if edited else person
+    scene = CardScene(
+        text=qr_text(printed),
+        frame_size=(1280, 720),
+        qr_px=260.0,
+        angle_deg=4.0 + seed % 7,
+        perspective=0.08,
+        blur_sigma=0.6,
+        noise_sigma=3.0,
+        seed=seed,
+    )
+    return render_card(scene)
+
+
 def _table(results: list[DemoResult], path: str) -> Table:
     table = Table(title=f"cccd demo: {len(results)} synthetic cards read through the {path} reader path")
-    for column in ("card", "holder", "access", "verdict", "why", "ms"):
+    for column in ("card", "holder", "QR ms", "access", "verdict", "why", "chip ms"):
         table.add_column(column)
     for result in results:
         if result.verdict is None:
@@ -201,6 +251,7 @@ def _table(results: list[DemoResult], path: str) -> Table:
         table.add_row(
             result.scenario.name,
             f"{result.citizen.full_name} ({result.citizen.id_number})",
+            "-" if result.qr_ms is None else f"{result.qr_ms:.0f}",
             str(session.get("protocol", "-")),
             verdict,
             ", ".join(result.reasons) or "-",

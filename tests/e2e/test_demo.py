@@ -20,6 +20,7 @@ EXPECTED = {
     "clone hiding its key files (DG14, DG15)": ("not_genuine", "PACE"),
     "DG13 changed after signing": ("not_genuine", "PACE"),
     "signed under an unknown CSCA": ("not_genuine", "PACE"),
+    "genuine chip, QR edited to another name": ("not_genuine", "PACE"),
 }
 
 
@@ -33,6 +34,10 @@ def check(document: dict[str, object]) -> None:
     assert reasons["clone hiding its key files (DG14, DG15)"] == ["aa_key_missing", "ca_key_missing"]
     assert "dg_hash_mismatch:DG13" in reasons["DG13 changed after signing"]
     assert "csca_not_found" in reasons["signed under an unknown CSCA"]
+    # Every chip was opened with keys from its photographed QR code, which is then checked against the chip.
+    assert reasons["genuine chip, QR edited to another name"] == ["qr_mismatch:full_name"]
+    assert reasons["genuine card (PACE)"] == []
+    assert all(r["qr_decode_ms"] is not None and r["qr_decode_ms"] > 0 for r in results)
 
 
 def test_demo_in_process() -> None:
