@@ -20,7 +20,7 @@ from rich.table import Table
 from agent._cccd_qr import CccdQr, CccdQrError, parse_cccd_qr
 from agent._qr_decode import QrDecodeError, QrDecoder, read_cccd_qr
 from hw._camera import CameraError, CameraUnavailable, FrameError, FrameSource
-from hw._camera_files import load_gray_image
+from hw._camera_files import image_files, load_gray_image
 from hw._camera_spec import open_camera
 
 qr_app = typer.Typer(
@@ -63,6 +63,24 @@ def decode_file(path: Path, *, today: dt.date | None = None) -> dict[str, object
     return item
 
 
+def _decode_inputs(paths: list[Path]) -> list[dict[str, object]]:
+    """One item per image; a folder gives one per image in it, or one error item when it holds none."""
+    items: list[dict[str, object]] = []
+    for path in paths:
+        if not path.is_dir():
+            items.append(decode_file(path))
+            continue
+        try:
+            files = image_files(path)
+        except OSError as exc:
+            items.append({"file": str(path), "error": f"unreadable_folder: {exc.strerror or exc}"})
+            continue
+        if not files:
+            items.append({"file": str(path), "error": "no_images: the folder holds no image files"})
+        items.extend(decode_file(file) for file in files)
+    return items
+
+
 def _print_fields(console: Console, title: str, fields: dict[str, object]) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("field", style="bold")
@@ -78,11 +96,17 @@ def _print_fields(console: Console, title: str, fields: dict[str, object]) -> No
 
 @qr_app.command("decode")
 def decode_command(
-    images: Annotated[list[Path], typer.Argument(help="Photos or scans of cards (PNG, JPEG, ..., or .npy arrays).")],
+    images: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Photos or scans of cards (JPEG, PNG, HEIC, WebP, ..., or .npy arrays), or folders of them (each "
+            "folder's images in name order, sub-folders not searched)."
+        ),
+    ],
     json_output: Annotated[bool, typer.Option("--json", help="One JSON list, in input order.")] = False,
 ) -> None:
     """Decode the CCCD QR in each image. Exit 0 when every image decoded, 1 otherwise."""
-    items = [decode_file(path) for path in images]
+    items = _decode_inputs(images)
     if json_output:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
     else:

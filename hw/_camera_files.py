@@ -68,6 +68,13 @@ def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayIm
         raise FrameError(f"{path.name}: not a readable image ({type(exc).__name__})") from exc
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The images (by suffix) directly in ``folder``, sorted by name: sub-folders are not searched."""
+    return sorted(
+        path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES
+    )
+
+
 @functools.cache
 def _register_heif() -> None:
     # HEIC is what iPhones save by default; the plugin (30 ms to import) is loaded on the first image file, not at
@@ -191,9 +198,4 @@ class FolderSource(ImageFileSource):
         folder = Path(folder)
         if not folder.is_dir():
             raise CameraUnavailable(f"{folder} is not a folder")
-        paths = sorted(
-            path
-            for path in folder.iterdir()
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES | ARRAY_SUFFIXES
-        )
-        super().__init__(paths, loop=loop, fps=fps, skip_unreadable=skip_unreadable, clock=clock)
+        super().__init__(image_files(folder), loop=loop, fps=fps, skip_unreadable=skip_unreadable, clock=clock)

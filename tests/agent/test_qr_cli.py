@@ -54,6 +54,28 @@ def test_decode_json_lists_every_input_in_order(tmp_path: Path) -> None:
     assert items[4]["error"].startswith("no_qr")
 
 
+def test_decode_takes_folders_of_photos(tmp_path: Path) -> None:
+    photos, empty = tmp_path / "photos", tmp_path / "empty"
+    (photos / "sub").mkdir(parents=True)
+    empty.mkdir()
+    second = _card_image(photos / "2.png", 2)
+    first = _card_image(photos / "1.jpg", 1)
+    _card_image(photos / "sub" / "3.png", 3)  # sub-folders are not searched
+    (photos / "notes.txt").write_text("not an image")
+    result = runner.invoke(app, ["qr", "decode", "--json", str(photos)])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    assert [item["file"] for item in items] == [str(photos / "1.jpg"), str(photos / "2.png")]
+    assert {key: items[0]["fields"][key] for key in first} == first
+    assert {key: items[1]["fields"][key] for key in second} == second
+    # A folder without images is an error item of its own, in its place, and makes the exit code 1.
+    result = runner.invoke(app, ["qr", "decode", "--json", str(empty), str(photos / "1.jpg")])
+    assert result.exit_code == 1
+    items = json.loads(result.stdout)
+    assert items[0] == {"file": str(empty), "error": "no_images: the folder holds no image files"}
+    assert "fields" in items[1]
+
+
 def test_decode_exits_zero_when_every_image_decoded(tmp_path: Path) -> None:
     expected = _card_image(tmp_path / "a.png", 3)
     result = runner.invoke(app, ["qr", "decode", "--json", str(tmp_path / "a.png")])
