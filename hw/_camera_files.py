@@ -78,9 +78,12 @@ def image_files(folder: Path) -> list[Path]:
 @functools.cache
 def _register_heif() -> None:
     # HEIC is what iPhones save by default; the plugin (30 ms to import) is loaded on the first image file, not at
-    # every start of the command.
-    import pillow_heif  # noqa: PLC0415
-
+    # every start of the command. Where it is not installed, HEIC files are unreadable images like any other.
+    try:
+        import pillow_heif  # noqa: PLC0415
+    except ImportError:
+        _log.debug("pillow-heif is not installed: HEIC photos cannot be read")
+        return
     pillow_heif.register_heif_opener()
 
 
