@@ -237,25 +237,34 @@ def _photograph_qr(person: Citizen, *, edited: bool, seed: int) -> npt.NDArray[n
 
 
 def _table(results: list[DemoResult], path: str) -> Table:
-    table = Table(title=f"cccd demo: {len(results)} synthetic cards read through the {path} reader path")
-    for column in ("card", "holder", "QR ms", "access", "verdict", "why", "chip ms"):
-        table.add_column(column)
+    table = Table(
+        title=f"cccd demo: {len(results)} synthetic cards read through the {path} reader path",
+        caption="ms: decoding the QR photo + reading and verifying the chip",
+    )
+    table.add_column("card", ratio=3)
+    table.add_column("holder", ratio=2)
+    table.add_column("access", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("why", ratio=2, overflow="fold")
+    table.add_column("ms", no_wrap=True, justify="right")
     for result in results:
         if result.verdict is None:
-            verdict = f"[red]error[/]: {escape(result.error or '')}"
+            verdict = "[red]error[/]"
+            why = escape(result.error or "")
         else:
             style = "green" if result.verdict is Verdict.GENUINE else "red"
             mark = "✓" if result.as_expected else "✗ unexpected"
-            verdict = f"[{style}]{result.verdict.value}[/] {mark}"
+            verdict = f"[{style}]{result.verdict.value.replace('_', ' ')}[/] {mark}"
+            why = "\n".join(result.reasons) or "-"
         session = result.session or {}
+        qr_ms = "-" if result.qr_ms is None else f"{result.qr_ms:.0f}"
         table.add_row(
             result.scenario.name,
-            f"{result.citizen.full_name} ({result.citizen.id_number})",
-            "-" if result.qr_ms is None else f"{result.qr_ms:.0f}",
+            f"{result.citizen.full_name}\n{result.citizen.id_number}",
             str(session.get("protocol", "-")),
             verdict,
-            ", ".join(result.reasons) or "-",
-            f"{session.get('ms', {}).get('total', 0):.0f}",
+            why,
+            f"{qr_ms} + {session.get('ms', {}).get('total', 0):.0f}",
         )
     return table
 
