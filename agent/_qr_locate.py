@@ -1,8 +1,9 @@
-"""Where a QR code may be in a still image, and its finder patterns repaired where glare or a finger washed one out.
+"""Where a QR code may be in a still image, and repairs of a symbol that zxing locates badly or not at all.
 
 Helpers of :mod:`agent._qr_decode` for close-ups: :func:`dense_regions` finds squares of dense two-tone texture
-(a small symbol in a large photo that zxing's whole-frame passes miss) and :func:`finder_repairs` paints in the
-finder patterns of a symbol from the two it still shows.
+(a small symbol in a large photo that zxing's whole-frame passes miss); :func:`rectifications` squares a symbol that
+a steep tilt sheared, from its three finder patterns; :func:`finder_repairs` paints in the finder patterns of a
+symbol from the two that glare or a finger left.
 """
 
 from __future__ import annotations
