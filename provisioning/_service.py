@@ -135,7 +135,12 @@ def peer_certificate(scope: Scope) -> x509.Certificate | None:
 
 
 class FailureLimiter:
-    """Refusals per client address in a sliding window, to turn a client away once it has had too many."""
+    """Refusals per client address in a sliding window, to turn a client away once it has had too many.
+
+    An IPv6 client counts by its /64 network (one host holds a whole /64 and may use any address in it). At most
+    ``max_clients`` are tracked: beyond that the one whose last refusal is oldest is forgotten, so that a flood from
+    many addresses cannot grow the table without bound.
+    """
 
     def __init__(
         self,
@@ -143,23 +148,28 @@ class FailureLimiter:
         allowed: int = ENROLL_FAILURES_ALLOWED,
         window_s: float = ENROLL_FAILURE_WINDOW_S,
         clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
     ) -> None:
         self._allowed = allowed
         self._window_s = window_s
         self._clock = clock
+        self._max_clients = max_clients
         self._failures: dict[str, collections.deque[float]] = {}
 
     def retry_after(self, client: str) -> float:
         """Seconds until ``client`` may try again; 0 when it may now."""
         self._forget_old()
-        failures = self._failures.get(client)
+        failures = self._failures.get(_client_key(client))
         if failures is None or len(failures) < self._allowed:
             return 0.0
         return max(1.0, failures[0] + self._window_s - self._clock())
 
     def record(self, client: str) -> None:
         self._forget_old()
-        self._failures.setdefault(client, collections.deque(maxlen=self._allowed)).append(self._clock())
+        key = _client_key(client)
+        if key not in self._failures and len(self._failures) >= self._max_clients:
+            del self._failures[min(self._failures, key=lambda other: self._failures[other][-1])]
+        self._failures.setdefault(key, collections.deque(maxlen=self._allowed)).append(self._clock())
 
     def _forget_old(self) -> None:
         # Only recent trouble is kept, so the table stays as small as the clients that caused it.
@@ -170,6 +180,16 @@ class FailureLimiter:
                 failures.popleft()
             if not failures:
                 del self._failures[client]
+
+
+def _client_key(client: str) -> str:
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: FailureLimiter | None = None) -> FastAPI:

@@ -381,6 +381,22 @@ def test_the_failure_limiter_forgets_after_its_window() -> None:
     assert limiter.retry_after("10.0.0.1") > 0  # the 2nd and 3rd refusals are still in the window
 
 
+def test_the_failure_limiter_counts_an_ipv6_host_by_its_network_and_stays_bounded() -> None:
+    now = [0.0]
+    limiter = provisioning.FailureLimiter(allowed=2, window_s=60.0, clock=lambda: now[0], max_clients=3)
+    limiter.record("2001:db8:1:2::1")
+    limiter.record("2001:db8:1:2:ffff::7")  # another address of the same /64
+    assert limiter.retry_after("2001:db8:1:2::99") > 0
+    assert limiter.retry_after("2001:db8:1:3::1") == 0.0  # the next /64 is another host
+    # A flood from many addresses: the table keeps the most recent three, the oldest is forgotten first.
+    for index in range(3):
+        now[0] += 1.0
+        limiter.record(f"10.0.0.{index}")
+        limiter.record(f"10.0.0.{index}")
+    assert limiter.retry_after("2001:db8:1:2::1") == 0.0
+    assert all(limiter.retry_after(f"10.0.0.{index}") > 0 for index in range(3))
+
+
 def test_the_token_comes_from_a_file_standard_input_or_the_environment(
     service: tuple[Fleet, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
