@@ -32,7 +32,7 @@ import zxingcpp
 from PIL import Image, ImageFilter, ImageOps
 
 from agent._cccd_qr import CccdQr, CccdQrError, QrError, parse_cccd_qr
-from agent._qr_locate import dense_regions, finder_repairs, rectifications
+from agent._qr_locate import dense_regions, find_finder_patterns, finder_repairs, rectifications
 
 GrayImage = npt.NDArray[np.uint8]
 Point = tuple[float, float]
@@ -579,10 +579,11 @@ def _repaired_reads(view: _View) -> Iterator[Attempt]:
         view = _View(enlarged, view.scale * enlarged.shape[1] / view.image.shape[1], view.offset)
     image = np.ascontiguousarray(view.image)
     dark = normalise_contrast(image) < 128
-    for rectified, affine in rectifications(image, dark):
+    finders = find_finder_patterns(dark)
+    for rectified, affine in rectifications(image, finders):
         decoded, failed = _read(_View(rectified, view.scale, view.offset, affine), _FAST, "rectified")
         yield Attempt("rectified", tuple(decoded), bool(failed))
-    for repair in finder_repairs(image, dark):
+    for repair in finder_repairs(image, dark, finders):
         # A nudged repair is one of many small variations: one binarizer each keeps their cost bounded.
         for binarizer in (_LA,) if repair.nudged else (_LA, _GH):
             decoded, failed = _read(

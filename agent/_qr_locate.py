@@ -38,7 +38,9 @@ _Vector = tuple[float, float]
 
 
 @dataclass(frozen=True, slots=True)
-class _Finder:
+class FinderPattern:
+    """A place where a QR finder pattern seems to be: its centre, module size, and how many scan lines cross it."""
+
     x: float
     y: float
     module: float
@@ -47,35 +49,40 @@ class _Finder:
 
 def _finder_runs(dark: npt.NDArray[np.bool_], step: int) -> list[tuple[float, float, float]]:
     """Centres (along, row, module) of dark-light-dark-light-dark runs in the ratio 1:1:3:1:1, row by row."""
-    found: list[tuple[float, float, float]] = []
-    for row in range(0, dark.shape[0], step):
-        line = dark[row]
-        change = np.flatnonzero(line[1:] != line[:-1]) + 1
-        if len(change) < 5:
-            continue
-        starts = np.concatenate(([0], change))
-        lengths = np.diff(np.concatenate((starts, [len(line)]))).astype(np.float32)
-        count = len(lengths) - 4
-        runs = np.stack([lengths[k : k + count] for k in range(5)])
-        module = runs.sum(axis=0) / 7.0
-        tolerance = 0.6 * module
-        match = (
-            line[starts[:count]]
-            & (module >= 1.0)
-            & (np.abs(runs[0] - module) < tolerance)
-            & (np.abs(runs[1] - module) < tolerance)
-            & (np.abs(runs[2] - 3 * module) < 2 * tolerance)
-            & (np.abs(runs[3] - module) < tolerance)
-            & (np.abs(runs[4] - module) < tolerance)
-        )
-        found.extend(
-            (float(starts[index + 2] + runs[2, index] / 2), float(row), float(module[index]))
-            for index in np.flatnonzero(match)
-        )
-    return found
+    rows = np.ascontiguousarray(dark[::step])
+    height, width = rows.shape
+    flat = rows.ravel()
+    # Runs of the image read row after row; each row starts a run of its own.
+    starts = np.union1d(np.flatnonzero(flat[1:] != flat[:-1]) + 1, np.arange(0, flat.size, width))
+    lengths = np.diff(np.append(starts, flat.size)).astype(np.float32)
+    count = len(starts) - 4
+    if count <= 0:
+        return []
+    row_of = starts // width
+    runs = np.stack([lengths[k : k + count] for k in range(5)])
+    module = runs.sum(axis=0) / 7.0
+    tolerance = 0.6 * module
+    # As many runs in a row as a pattern with a run either side needs.
+    busy_row = np.bincount(row_of, minlength=height) >= 6
+    match = (
+        (row_of[:count] == row_of[4 : 4 + count])
+        & busy_row[row_of[:count]]
+        & flat[starts[:count]]
+        & (module >= 1.0)
+        & (np.abs(runs[0] - module) < tolerance)
+        & (np.abs(runs[1] - module) < tolerance)
+        & (np.abs(runs[2] - 3 * module) < 2 * tolerance)
+        & (np.abs(runs[3] - module) < tolerance)
+        & (np.abs(runs[4] - module) < tolerance)
+    )
+    index = np.flatnonzero(match)
+    centres = starts[index + 2] % width + runs[2, index] / 2
+    return [
+        (float(x), float(row * step), float(m)) for x, row, m in zip(centres, row_of[index], module[index], strict=True)
+    ]
 
 
-def _finder_candidates(dark: npt.NDArray[np.bool_], *, limit: int = 12) -> list[_Finder]:
+def find_finder_patterns(dark: npt.NDArray[np.bool_], *, limit: int = 12) -> list[FinderPattern]:
     """Places where the 1:1:3:1:1 runs cross both ways, clustered, most supported first."""
     step = 2 if max(dark.shape) > 400 else 1
     across = _finder_runs(dark, step)
@@ -96,7 +103,7 @@ def _finder_candidates(dark: npt.NDArray[np.bool_], *, limit: int = 12) -> list[
                 break
         else:
             clusters.append([x, y, module, 1])
-    finders = [_Finder(c[0] / c[3], c[1] / c[3], c[2] / c[3], int(c[3])) for c in clusters if c[3] >= 2]
+    finders = [FinderPattern(c[0] / c[3], c[1] / c[3], c[2] / c[3], int(c[3])) for c in clusters if c[3] >= 2]
     finders.sort(key=lambda finder: -finder.support)
     return finders[:limit]
 
@@ -153,7 +160,9 @@ class FinderRepair:
     nudged: bool
 
 
-def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int = 6) -> Iterator[FinderRepair]:
+def finder_repairs(
+    image: GrayImage, dark: npt.NDArray[np.bool_], finders: list[FinderPattern], *, limit: int = 6
+) -> Iterator[FinderRepair]:
     """Copies of a close-up with a symbol's three finder patterns painted in, one per plausible arrangement.
 
     Arrangements where all three finders were found (but one too faint for zxing) come first, then pairs whose third
@@ -161,7 +170,6 @@ def finder_repairs(image: GrayImage, dark: npt.NDArray[np.bool_], *, limit: int 
     the best guessed ones again with the third nudged (:data:`_NUDGES`). Made one at a time: a caller stops at the
     first that reads.
     """
-    finders = _finder_candidates(dark)
     ink, paper = int(np.percentile(image, 5)), int(np.percentile(image, 95))
     height, width = image.shape
     plans: dict[object, tuple[float, list[_Vector], _Vector, _Vector, float, bool]] = {}
@@ -244,12 +252,11 @@ Affine = tuple[float, float, float, float, float, float]
 _RECTIFY_CANDIDATES: Final = 4
 
 
-def rectifications(image: GrayImage, dark: npt.NDArray[np.bool_]) -> Iterator[tuple[GrayImage, Affine]]:
+def rectifications(image: GrayImage, finders: list[FinderPattern]) -> Iterator[tuple[GrayImage, Affine]]:
     """Square copies of a close-up, one per plausible corner arrangement of three finder patterns found in it, each
     with the affine map from its pixels back to the close-up's."""
-    finders = _finder_candidates(dark, limit=_RECTIFY_CANDIDATES)
     fill = int(np.median(image))
-    for trio in itertools.combinations(finders, 3):
+    for trio in itertools.combinations(finders[:_RECTIFY_CANDIDATES], 3):
         modules = [finder.module for finder in trio]
         if max(modules) > 1.5 * min(modules):
             continue

@@ -263,3 +263,21 @@ def test_a_steeply_tilted_code_is_made_square_from_its_finder_patterns(rotation:
             assert abs(x - ex) <= 12
             assert abs(y - ey) <= 12
     assert read_cccd_qr(image, today=TODAY).to_text() == TEXT
+
+
+@pytest.mark.parametrize("module", [3, 6])
+def test_finder_patterns_are_found_at_their_centres(module: int) -> None:
+    from agent._qr_locate import find_finder_patterns  # noqa: PLC0415 - a helper of the close-up stages
+
+    margin = 4 * module
+    image = _symbol_image(TEXT, module=module, margin=margin)
+    side = image.shape[0] - 2 * margin
+    # Candidates, not verdicts: data modules may look like a finder too; the three real ones must be among the four
+    # best supported (what the squaring tries), with their module size.
+    found = find_finder_patterns(image < 128)[:4]
+    centre = margin + 3.5 * module
+    expected = {(centre, centre), (margin + side - 3.5 * module, centre), (centre, margin + side - 3.5 * module)}
+    for x, y in expected:
+        assert any(
+            abs(finder.x - x) <= 1 and abs(finder.y - y) <= 1 and abs(finder.module - module) < 0.5 for finder in found
+        ), (x, y, found)
