@@ -169,7 +169,11 @@ class FailureLimiter:
         key = _client_key(client)
         if key not in self._failures and len(self._failures) >= self._max_clients:
             del self._failures[min(self._failures, key=lambda other: self._failures[other][-1])]
-        self._failures.setdefault(key, collections.deque(maxlen=self._allowed)).append(self._clock())
+        failures = self._failures.setdefault(key, collections.deque(maxlen=self._allowed))
+        failures.append(self._clock())
+        if len(failures) == self._allowed:
+            # Once, when the address becomes blocked; what it sends while blocked is logged at DEBUG only.
+            log.warning("%s refused %d tokens in %.0f s: turned away for a while", key, self._allowed, self._window_s)
 
     def _forget_old(self) -> None:
         # Only recent trouble is kept, so the table stays as small as the clients that caused it.
@@ -244,7 +248,7 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
         client = request.client.host if request.client is not None else "unknown"
         wait = failures.retry_after(client)
         if wait > 0:
-            log.warning("enrollment from %s refused: too many refused tokens", client)
+            log.debug("enrollment from %s turned away: too many refused tokens", client)
             detail = f"too many refused tokens from this address; try again in {wait:.0f} s"
             response = _error(429, "too_many_attempts", detail)
             response.headers["Retry-After"] = str(math.ceil(wait))

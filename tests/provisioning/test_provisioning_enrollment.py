@@ -366,13 +366,17 @@ def test_too_many_refusals_from_one_address_are_answered_429(tmp_path: Path) -> 
     assert grant.device_id
 
 
-def test_the_failure_limiter_forgets_after_its_window() -> None:
+def test_the_failure_limiter_forgets_after_its_window(caplog: pytest.LogCaptureFixture) -> None:
     now = [1000.0]
     limiter = provisioning.FailureLimiter(allowed=3, window_s=60.0, clock=lambda: now[0])
     for _ in range(3):
         assert limiter.retry_after("10.0.0.1") == 0.0
         limiter.record("10.0.0.1")
         now[0] += 10.0
+    # Blocking is logged once, with the address (not a citizen's data), not every refusal.
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "10.0.0.1" in warnings[0].getMessage()
     assert limiter.retry_after("10.0.0.1") == pytest.approx(30.0)  # the first refusal leaves the window at 1060
     assert limiter.retry_after("10.0.0.2") == 0.0  # another address is not held back
     now[0] += 30.0
