@@ -1,13 +1,12 @@
 """``cccd card verify`` on dumps made by OpenSSL (tests/mrtd/openssl_dump.py) and on the real test data."""
 
 import datetime as dt
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
+import openssl_dump
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -19,19 +18,6 @@ from mrtd._files import FileId
 
 _HERE = Path(__file__).resolve()
 TESTDATA = _HERE.parents[2] / ".." / "shared" / "testdata"
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"card_verify_{name}", _HERE.parents[1] / "mrtd" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-openssl_dump = _load("openssl_dump")
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import importlib.util
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import foreign_dump as fd
 import pytest
 import typer
 from hypothesis import HealthCheck, given, settings
@@ -24,20 +22,6 @@ from hw._dump import MAX_DUMP_ENTRIES, MAX_DUMP_FILE_SIZE, DumpError, file_id_fo
 from hw.cli import register
 from mrtd import FileId
 
-_HERE = Path(__file__).resolve()
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"cli_edge_{name}", _HERE.parents[1] / "mrtd" / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-fd = _load("foreign_dump")
 _GROUPS = ["DG1", "DG2", "DG13", "DG15"]
 
 
