@@ -72,8 +72,10 @@ from mrtd._errors import (
     WrongAccessKey,
 )
 from mrtd._files import EMRTD_AID, FileId
+from mrtd._groups import Group, GroupElement
 from mrtd._holder import Holder, Sex
 from mrtd._keys import PublicKey, RsaPublicKey, load_public_key
+from mrtd._modp import ModpElement, ModpGroup, modp_group_by_pace_parameter_id
 from mrtd._mrz import MRZ, NO_EXPIRY, MRZFormat, check_digit, parse_mrz
 from mrtd._oids import (
     ECDSA_PLAIN_SIGNATURES,
@@ -191,6 +193,8 @@ __all__ = [
     "FileRead",
     "FileSelection",
     "FileStatus",
+    "Group",
+    "GroupElement",
     "Holder",
     "ImageType",
     "IoCounters",
@@ -200,6 +204,8 @@ __all__ = [
     "MRZFormat",
     "MasterListInfo",
     "MeteredTransmit",
+    "ModpElement",
+    "ModpGroup",
     "MrtdError",
     "MrzKey",
     "PaceMapping",
@@ -271,6 +277,7 @@ __all__ = [
     "key_agreement",
     "load_public_key",
     "load_trust_store",
+    "modp_group_by_pace_parameter_id",
     "mrz_date",
     "nonce_length",
     "pace_password_key",

@@ -20,10 +20,11 @@ from ecdsa import curves as ecdsa_curves
 from ecdsa import ellipticcurve
 
 from mrtd._errors import ParseError
+from mrtd._groups import Group, GroupElement
 
 
 @dataclass(frozen=True, slots=True)
-class Curve:
+class Curve(Group):
     """A short-Weierstrass prime curve y² = x³ + ax + b over GF(p), with base point (gx, gy) of order n."""
 
     name: str
@@ -40,6 +41,14 @@ class Curve:
     def size(self) -> int:
         """Bytes in one coordinate."""
         return (self.p.bit_length() + 7) // 8
+
+    @property
+    def order(self) -> int:
+        return self.n
+
+    @property
+    def cofactor(self) -> int:
+        return self.h
 
     @property
     def generator(self) -> Point:
@@ -59,6 +68,9 @@ class Curve:
             raise ParseError(f"point is not on {self.name}")
         return Point(self, x, y)
 
+    def decode(self, data: bytes) -> Point:
+        return self.decode_point(data)
+
     def cryptography_curve(self) -> ec.EllipticCurve | None:
         """The pyca/cryptography curve object, or None for curves it does not implement (brainpoolP224r1, P320r1)."""
         factory = _CRYPTOGRAPHY_CURVES.get(self.name)
@@ -74,7 +86,7 @@ def _ecdsa_curve_fp(curve: Curve) -> ellipticcurve.CurveFp:
 
 
 @dataclass(frozen=True, slots=True)
-class Point:
+class Point(GroupElement):
     """An affine point; ``x is None`` is the point at infinity."""
 
     curve: Curve
@@ -83,6 +95,14 @@ class Point:
 
     @property
     def is_infinity(self) -> bool:
+        return self.x is None
+
+    @property
+    def group(self) -> Curve:
+        return self.curve
+
+    @property
+    def is_identity(self) -> bool:
         return self.x is None
 
     def _jacobian(self) -> ellipticcurve.PointJacobi:

@@ -1,11 +1,12 @@
-"""PACE v2 (ICAO 9303-11 §4.4) with elliptic curves: Generic Mapping, Integrated Mapping and Chip Authentication
-Mapping, 3DES and AES-128/192/256, password CAN or MRZ (or PIN).
+"""PACE v2 (ICAO 9303-11 §4.4): Generic and Integrated Mapping on elliptic curves and on the MODP groups of RFC 5114,
+Chip Authentication Mapping on curves; 3DES and AES-128/192/256; password CAN or MRZ (or PIN).
 
 ``run_pace`` is the terminal's exchange: MSE:Set AT, then a chain of four GENERAL AUTHENTICATE commands (CLA 10 on
 all but the last). The cryptographic steps are public functions so the virtual chip computes its side with the same
 code: nonce encryption, the two mappings, key generation, key agreement, the authentication token and the CAM data.
-The DH (MODP) variants are not implemented: a chip that offers only those is ProtocolNotSupported, and the session
-falls back to BAC.
+Every step is written once for a ``Group`` (``_groups``): a curve point and a residue mod p differ only in how they
+are encoded and mapped. Chips with proprietary domain parameters (PACEDomainParameterInfo) are ProtocolNotSupported,
+and the session falls back to BAC.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import enum
 import hmac
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from mrtd._access_keys import AccessKey, PasswordType, pace_password_key
 from mrtd._apdu import (
@@ -30,6 +31,8 @@ from mrtd._apdu import (
 from mrtd._crypto import CipherSuite, cbc_decrypt, cbc_encrypt, ecb_encrypt_block, mac, pad, unpad
 from mrtd._curves import Curve, Point, curve_by_pace_parameter_id
 from mrtd._errors import ParseError, ProtocolNotSupported, SecureMessagingError, WrongAccessKey
+from mrtd._groups import Group, GroupElement
+from mrtd._modp import ModpGroup, modp_group_by_pace_parameter_id
 from mrtd._oids import encode_oid
 from mrtd._security_infos import PaceInfo
 from mrtd._sm import SecureChannel, SecureMessaging, SessionKeys
@@ -70,26 +73,47 @@ _MAPPINGS = {
     "ECDH-GM": PaceMapping.GENERIC,
     "ECDH-IM": PaceMapping.INTEGRATED,
     "ECDH-CAM": PaceMapping.CHIP_AUTHENTICATION,
+    "DH-GM": PaceMapping.GENERIC,
+    "DH-IM": PaceMapping.INTEGRATED,
 }
+# The OIDs id-PACE-DH-GM and id-PACE-DH-IM (BSI TR-03110-3 A.1.1), whose public keys are tagged 84, not 86.
+_DH_PROTOCOL_PARENTS: Final = frozenset({"0.4.0.127.0.7.2.2.4.1", "0.4.0.127.0.7.2.2.4.3"})
+
+E = TypeVar("E", bound=GroupElement)
+
+
+def _pace_group(mapping: str, parameter_id: int) -> Group:
+    """The standardized domain parameters (ICAO 9303-11 §9.5.1) a mapping names: a MODP group for DH, a curve for
+    ECDH; a mismatch between the two is ProtocolNotSupported."""
+    try:
+        if mapping.startswith("DH-"):
+            return modp_group_by_pace_parameter_id(parameter_id)
+        return curve_by_pace_parameter_id(parameter_id)
+    except ParseError as exc:
+        raise ProtocolNotSupported(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
 class PaceProtocol:
-    """One runnable PACE variant: the protocol OID with its mapping, cipher and curve."""
+    """One runnable PACE variant: the protocol OID with its mapping, cipher and group (a curve or a MODP group)."""
 
     oid: str
     mapping: PaceMapping
     suite: CipherSuite
-    curve: Curve
+    group: Group
     parameter_id: int
 
     @property
+    def is_dh(self) -> bool:
+        return isinstance(self.group, ModpGroup)
+
+    @property
     def label(self) -> str:
-        return f"ECDH-{self.mapping.value} {self.suite.label} {self.curve.name}"
+        return f"{'DH' if self.is_dh else 'ECDH'}-{self.mapping.value} {self.suite.label} {self.group.name}"
 
     @classmethod
     def from_info(cls, info: PaceInfo) -> PaceProtocol:
-        """The variant a PACEInfo announces; DH mappings and unknown domain parameters are ProtocolNotSupported."""
+        """The variant a PACEInfo announces; proprietary or unknown domain parameters are ProtocolNotSupported."""
         try:
             mapping = _MAPPINGS[info.mapping]
         except KeyError:
@@ -98,22 +122,25 @@ class PaceProtocol:
             raise ProtocolNotSupported(f"PACE version {info.version} is not supported (version 2 is)")
         if info.parameter_id is None:
             raise ProtocolNotSupported("PACEInfo without a standardized domain parameter id is not supported")
-        try:
-            curve = curve_by_pace_parameter_id(info.parameter_id)
-        except ParseError as exc:
-            raise ProtocolNotSupported(str(exc)) from exc
+        group = _pace_group(info.mapping, info.parameter_id)
         if mapping is PaceMapping.CHIP_AUTHENTICATION and info.cipher is CipherSuite.DES3:
             raise ProtocolNotSupported("PACE-CAM is defined for AES only")
-        if mapping is PaceMapping.INTEGRATED and curve.p % 4 != 3:
-            raise ProtocolNotSupported(f"the Integrated Mapping cannot be used with {curve.name}")
-        return cls(info.protocol, mapping, info.cipher, curve, info.parameter_id)
+        if mapping is PaceMapping.INTEGRATED and isinstance(group, Curve) and group.p % 4 != 3:
+            raise ProtocolNotSupported(f"the Integrated Mapping cannot be used with {group.name}")
+        return cls(info.protocol, mapping, info.cipher, group, info.parameter_id)
 
 
-def preference(protocol: PaceProtocol) -> tuple[int, int, int]:
-    """Sort key, best first: GM over CAM over IM (GM is what every reader and chip implements), then the strongest
-    cipher, then brainpoolP256r1 (the CCCD curve) before the others."""
+def preference(protocol: PaceProtocol) -> tuple[bool, int, int, int]:
+    """Sort key, best first: curves before MODP groups (smaller keys and faster arithmetic for the same security), GM
+    over CAM over IM (GM is what every reader and chip implements), then the strongest cipher, then brainpoolP256r1
+    (the CCCD curve) before the others."""
     mapping_rank = {PaceMapping.GENERIC: 0, PaceMapping.CHIP_AUTHENTICATION: 1, PaceMapping.INTEGRATED: 2}
-    return (mapping_rank[protocol.mapping], -protocol.suite.key_length, 0 if protocol.parameter_id == 13 else 1)
+    return (
+        protocol.is_dh,
+        mapping_rank[protocol.mapping],
+        -protocol.suite.key_length,
+        0 if protocol.parameter_id == 13 else 1,
+    )
 
 
 # Pure steps, shared with the chip side.
@@ -136,10 +163,10 @@ def decrypt_nonce(k_pi: bytes, encrypted_nonce: bytes, suite: CipherSuite) -> by
     return cbc_decrypt(suite, k_pi, encrypted_nonce)
 
 
-def generate_key_pair(generator: Point, rng: Rng) -> tuple[int, Point]:
+def generate_key_pair(generator: E, rng: Rng) -> tuple[int, E]:
     """An ephemeral key pair on the group of ``generator``. The private key is the rng's bytes taken as an integer
     (masked to the order's bit length, redrawn when out of range), so the worked examples replay exactly."""
-    order = generator.curve.n
+    order = generator.group.order
     size = (order.bit_length() + 7) // 8
     mask = (1 << order.bit_length()) - 1
     for _ in range(_KEYGEN_ATTEMPTS):
@@ -149,19 +176,21 @@ def generate_key_pair(generator: Point, rng: Rng) -> tuple[int, Point]:
     raise ValueError("the random source keeps producing private keys out of range")
 
 
-def key_agreement(private_key: int, public_key: Point) -> Point:
-    """ECKA: the shared point; the point at infinity (a hostile public key) is refused."""
-    shared = public_key * (private_key * public_key.curve.h)
-    if shared.is_infinity:
-        raise SecureMessagingError("key agreement gave the point at infinity: the peer's public key is invalid")
+def key_agreement(private_key: int, public_key: E) -> E:
+    """ECKA or DH: the shared element; the identity (a hostile public key) is refused."""
+    shared = public_key * (private_key * public_key.group.cofactor)
+    if shared.is_identity:
+        raise SecureMessagingError("key agreement gave the neutral element: the peer's public key is invalid")
     return shared
 
 
-def generic_mapping(curve: Curve, nonce: bytes, shared: Point) -> Point:
-    """G~ = s·G + H (§4.4.3.3.1), H the point agreed with the mapping keys."""
-    mapped = curve.generator * int.from_bytes(nonce, "big") + shared
-    if mapped.is_infinity:
-        raise SecureMessagingError("the Generic Mapping gave the point at infinity")
+def generic_mapping(group: Group, nonce: bytes, shared: GroupElement) -> GroupElement:
+    """G~ = s·G + H (§4.4.3.3.1; g~ = g^s · h for DH), H the element agreed with the mapping keys."""
+    if shared.group != group:
+        raise ValueError("the mapping's shared element is not in the protocol's group")
+    mapped = group.generator * int.from_bytes(nonce, "big") + shared
+    if mapped.is_identity:
+        raise SecureMessagingError("the Generic Mapping gave the neutral element")
     return mapped
 
 
@@ -210,14 +239,24 @@ def point_encoding(curve: Curve, u: int) -> Point:
     return mapped
 
 
-def integrated_mapping(curve: Curve, nonce: bytes, terminal_nonce: bytes, suite: CipherSuite) -> Point:
-    """G~ = f_G(R_p(s, t)) (§4.4.3.3.2)."""
-    return point_encoding(curve, pseudo_random_number(nonce, terminal_nonce, suite, curve.p))
+def integrated_mapping(group: Group, nonce: bytes, terminal_nonce: bytes, suite: CipherSuite) -> GroupElement:
+    """G~ = f_G(R_p(s, t)) (§4.4.3.3.2): the point encoding on a curve, g~ = R_p^((p-1)/q) mod p in a MODP group."""
+    if isinstance(group, Curve):
+        return point_encoding(group, pseudo_random_number(nonce, terminal_nonce, suite, group.p))
+    if isinstance(group, ModpGroup):
+        r_p = pseudo_random_number(nonce, terminal_nonce, suite, group.p)
+        return group.element(pow(r_p, (group.p - 1) // group.q, group.p))
+    raise ProtocolNotSupported(f"the Integrated Mapping is not defined for {group.name}")
 
 
 def public_key_data_object(oid: str, public_key: bytes) -> bytes:
-    """``7F49 { 06 OID, 86 point }``: what the authentication token is computed over (§4.4.3.4, §9.4)."""
-    return encode_tlv(_PUBLIC_KEY_TEMPLATE, encode_tlv(0x06, encode_oid(oid)) + encode_tlv(0x86, public_key))
+    """``7F49 { 06 OID, 86 point }`` or, for DH, ``7F49 { 06 OID, 84 y }`` with y an unsigned integer (no leading
+    zero bytes): what the authentication token is computed over (§4.4.3.4, §9.4; BSI TR-03110-3 D.3)."""
+    if oid.rsplit(".", 1)[0] in _DH_PROTOCOL_PARENTS:
+        key = encode_tlv(0x84, public_key.lstrip(b"\x00") or b"\x00")
+    else:
+        key = encode_tlv(0x86, public_key)
+    return encode_tlv(_PUBLIC_KEY_TEMPLATE, encode_tlv(0x06, encode_oid(oid)) + key)
 
 
 def authentication_token(suite: CipherSuite, k_mac: bytes, oid: str, public_key: bytes) -> bytes:
@@ -346,7 +385,7 @@ async def run_pace(
     refuses the protocol raises ProtocolNotSupported (the caller falls back to BAC).
     """
     protocol = PaceProtocol.from_info(info)
-    suite, curve = protocol.suite, protocol.curve
+    suite, group = protocol.suite, protocol.group
     exchange = _Exchange(transmit, key)
     await exchange.mse_set_at(mse_set_at_data(protocol, key.password_type, send_parameter_id=send_parameter_id))
 
@@ -357,23 +396,24 @@ async def run_pace(
     # Step 2: the mapping.
     mapping_public_key: bytes = b""
     mapping_private_key = 0
+    generator: GroupElement
     if protocol.mapping is PaceMapping.INTEGRATED:
         terminal_nonce = random_bytes(rng, suite.key_length)
         answer = await exchange.general_authenticate(
             encode_tlv(0x81, terminal_nonce), last=False, step="GENERAL AUTHENTICATE (mapping)"
         )
         _dynamic_data(answer, 0x82, step="the mapping", allow_empty=True)
-        generator = integrated_mapping(curve, nonce, terminal_nonce, suite)
+        generator = integrated_mapping(group, nonce, terminal_nonce, suite)
     else:
-        mapping_private_key, terminal_mapping_key = generate_key_pair(curve.generator, rng)
+        mapping_private_key, terminal_mapping_key = generate_key_pair(group.generator, rng)
         answer = await exchange.general_authenticate(
             encode_tlv(0x81, terminal_mapping_key.encode()), last=False, step="GENERAL AUTHENTICATE (mapping)"
         )
         mapping_public_key = _dynamic_data(answer, 0x82, step="the mapping")
-        chip_mapping_key = curve.decode_point(mapping_public_key)
+        chip_mapping_key = group.decode(mapping_public_key)
         if chip_mapping_key == terminal_mapping_key:
             raise SecureMessagingError("the chip echoed the terminal's mapping key")
-        generator = generic_mapping(curve, nonce, key_agreement(mapping_private_key, chip_mapping_key))
+        generator = generic_mapping(group, nonce, key_agreement(mapping_private_key, chip_mapping_key))
 
     # Step 3: key agreement on the mapped generator.
     private_key, terminal_key = generate_key_pair(generator, rng)
@@ -382,8 +422,9 @@ async def run_pace(
         encode_tlv(0x83, terminal_public_key), last=False, step="GENERAL AUTHENTICATE (key agreement)"
     )
     chip_public_key = _dynamic_data(answer, 0x84, step="the key agreement")
-    # Every standard curve has cofactor 1, so a point on the curve is in the group G~ generates.
-    chip_key = curve.decode_point(chip_public_key)
+    # Every standard curve has cofactor 1, so a point on the curve is in the group G~ generates; a MODP public value
+    # is checked against the subgroup's order when decoded.
+    chip_key = group.decode(chip_public_key)
     if chip_key == terminal_key:
         raise SecureMessagingError("the chip echoed the terminal's ephemeral key")
     keys = SessionKeys.derive(key_agreement(private_key, chip_key).x_bytes(), suite)
@@ -398,9 +439,9 @@ async def run_pace(
     if not hmac.compare_digest(chip_token, expected):
         raise SecureMessagingError("the chip's PACE authentication token does not verify")
     cam = None
-    if protocol.mapping is PaceMapping.CHIP_AUTHENTICATION:
+    if protocol.mapping is PaceMapping.CHIP_AUTHENTICATION and isinstance(group, Curve):
         encrypted = _dynamic_data(answer, 0x8A, step="the mutual authentication (CAM)")
-        cam = CamEvidence(curve, decrypt_chip_authentication_data(suite, keys.k_enc, encrypted), mapping_public_key)
+        cam = CamEvidence(group, decrypt_chip_authentication_data(suite, keys.k_enc, encrypted), mapping_public_key)
     return PaceResult(
         SecureChannel(transmit, SecureMessaging(keys, ssc=0)),
         protocol,

@@ -17,10 +17,10 @@ from mrtd import (
     CipherSuite,
     CommandAPDU,
     Curve,
+    GroupElement,
     MrzKey,
     ParseError,
     PasswordType,
-    Point,
     ResponseAPDU,
     Rng,
     SecureMessagingError,
@@ -51,7 +51,7 @@ class PaceRun:
         self.curve = curve
         self.step = 0
         self.nonce = b""
-        self.mapped_generator: Point | None = None
+        self.mapped_generator: GroupElement | None = None
         self.pk_map_ifd = b""
         self.pk_ic = b""
         self.pk_ifd = b""

@@ -5,18 +5,18 @@ import pytest
 from apdu_script import ReplayRng, ScriptedCard
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pace_chip import SimulatedPaceChip
 
 from mrtd import ParseError, ProtocolNotSupported, SecureMessagingError, WrongAccessKey
 from mrtd._access_keys import Can, MrzKey, PasswordType, Pin, pace_password_key
 from mrtd._apdu import CommandAPDU
 from mrtd._crypto import CipherSuite, KdfCounter, kdf
-from mrtd._curves import curve_by_pace_parameter_id
+from mrtd._curves import Point, curve_by_pace_parameter_id
 from mrtd._pace import (
     CamEvidence,
     PaceMapping,
     PaceProtocol,
     authentication_token,
-    chip_authentication_data,
     decrypt_chip_authentication_data,
     decrypt_nonce,
     encrypt_chip_authentication_data,
@@ -34,8 +34,7 @@ from mrtd._pace import (
     run_pace,
 )
 from mrtd._security_infos import PaceInfo, parse_security_infos
-from mrtd._sm import SecureMessaging, SessionKeys
-from mrtd._tlv import encode_tlv, parse_one
+from mrtd._sm import SessionKeys
 
 BP256 = curve_by_pace_parameter_id(13)
 GM_AES128 = "0.4.0.127.0.7.2.2.4.2.2"
@@ -221,49 +220,12 @@ def test_chip_authentication_mapping_of_appendix_i() -> None:
     )
 
 
-class _SimulatedPaceChip:
-    """A minimal chip side of PACE built from the module's pure steps (for the CAM and fallback plumbing)."""
-
-    def __init__(self, protocol: PaceProtocol, password: bytes, *, static_key: int, rng: ReplayRng) -> None:
-        self.protocol = protocol
-        self.k_pi = password
-        self.static_key = static_key
-        self.rng = rng
-        self.sm: SecureMessaging | None = None
-
-    async def __call__(self, raw: bytes) -> bytes:
-        command = CommandAPDU.decode(raw)
-        suite, curve = self.protocol.suite, self.protocol.curve
-        if command.ins == 0x22:
-            return b"\x90\x00"
-        payload = parse_one(command.data).value
-        if not payload:
-            self.nonce = bytes(range(nonce_length(suite)))
-            return encode_tlv(0x7C, encode_tlv(0x80, encrypt_nonce(self.k_pi, self.nonce, suite))) + b"\x90\x00"
-        tag, value = payload[0], parse_one(payload).value
-        if tag == 0x81:
-            self.map_sk, map_pk = generate_key_pair(curve.generator, self.rng)
-            shared = key_agreement(self.map_sk, curve.decode_point(value))
-            self.generator = generic_mapping(curve, self.nonce, shared)
-            return encode_tlv(0x7C, encode_tlv(0x82, map_pk.encode())) + b"\x90\x00"
-        if tag == 0x83:
-            self.terminal_key = value
-            sk, pk = generate_key_pair(self.generator, self.rng)
-            self.chip_key = pk.encode()
-            self.keys = SessionKeys.derive(key_agreement(sk, curve.decode_point(value)).x_bytes(), suite)
-            return encode_tlv(0x7C, encode_tlv(0x84, self.chip_key)) + b"\x90\x00"
-        token = authentication_token(suite, self.keys.k_mac, self.protocol.oid, self.terminal_key)
-        ca = chip_authentication_data(self.static_key, self.map_sk, curve)
-        encrypted = encrypt_chip_authentication_data(suite, self.keys.k_enc, ca, curve)
-        return encode_tlv(0x7C, encode_tlv(0x86, token) + encode_tlv(0x8A, encrypted)) + b"\x90\x00"
-
-
 async def test_chip_authentication_mapping_run() -> None:
     info = PaceInfo(CAM_AES128, 2, 13)
     protocol = PaceProtocol.from_info(info)
     can = Can("012345")
     static_key = 0x1234567890ABCDEF
-    chip = _SimulatedPaceChip(
+    chip = SimulatedPaceChip(
         protocol, pace_password_key(can, CipherSuite.AES128), static_key=static_key, rng=ReplayRng("11" * 32, "22" * 32)
     )
     result = await run_pace(chip, can, info, rng=ReplayRng("33" * 32, "44" * 32))
@@ -373,7 +335,8 @@ async def test_echoed_terminal_key_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("protocol", "version", "parameter_id", "message"),
     [
-        ("0.4.0.127.0.7.2.2.4.1.2", 2, 0, "DH-GM"),  # DH mapping: not implemented
+        ("0.4.0.127.0.7.2.2.4.1.2", 2, 13, "not a MODP group"),
+        ("0.4.0.127.0.7.2.2.4.1.2", 2, 3, "not a MODP group"),
         ("0.4.0.127.0.7.2.2.4.2.2", 1, 13, "version 1"),
         ("0.4.0.127.0.7.2.2.4.2.2", 2, None, "parameter id"),
         ("0.4.0.127.0.7.2.2.4.2.2", 2, 2, "not a supported elliptic curve"),
@@ -409,8 +372,8 @@ async def test_generic_mapping_on_every_curve_and_cipher(parameter_id: int, suit
     info = PaceInfo(f"0.4.0.127.0.7.2.2.4.2.{suite_arc}", 2, parameter_id)
     protocol = PaceProtocol.from_info(info)
     can = Can("654321")
-    size = (protocol.curve.n.bit_length() + 7) // 8
-    chip = _SimulatedPaceChip(
+    size = (protocol.group.order.bit_length() + 7) // 8
+    chip = SimulatedPaceChip(
         protocol, pace_password_key(can, protocol.suite), static_key=1, rng=ReplayRng("5A" * size, "6B" * size)
     )
     result = await run_pace(chip, can, info, rng=ReplayRng("2C" * size, "3D" * size))
@@ -424,6 +387,7 @@ def test_point_encoding_lands_on_the_curve(parameter_id: int, suite: CipherSuite
     curve = curve_by_pace_parameter_id(parameter_id)
     nonce = bytes(range(nonce_length(suite)))
     point = integrated_mapping(curve, nonce, bytes(range(100, 100 + suite.key_length)), suite)
+    assert isinstance(point, Point)
     assert point.x is not None
     assert point.y is not None
     assert curve.contains(point.x, point.y)

@@ -28,6 +28,7 @@ from mrtd._session import (
     SessionState,
     read_card,
 )
+from mrtd._tlv import parse_one
 
 EF_COM = "60145F0104303130365F36063034303030305C026175"
 G1_CARD_ACCESS = "31143012060A04007F0007020204020202010202010D"
@@ -310,6 +311,16 @@ async def test_several_pace_infos_send_the_parameter_id() -> None:
     assert mse.data.endswith(bytes.fromhex("84010D"))
     assert result.pace_cam is None
     assert result.pace_cam_verified is None
+
+
+@pytest.mark.parametrize("parameter_id", [0, 2])
+async def test_a_chip_with_only_dh_pace_is_opened_with_it(parameter_id: int) -> None:
+    chip = _chip(card_access=card_access_for("0.4.0.127.0.7.2.2.4.1.2", parameter_id=parameter_id))
+    result = await read_card(chip, cccd_can(ID_NUMBER), options=SessionOptions(files=(FileId.DG1,)))
+    assert result.access_variant == f"DH-GM AES-128 MODP-{'1024-160' if parameter_id == 0 else '2048-256'}"
+    assert result.files[FileId.DG1] == chip.files[FileId.DG1]
+    mapping = [c for c in chip.log if c.ins == 0x86][1]
+    assert len(parse_one(parse_one(mapping.data).value).value) == (128 if parameter_id == 0 else 256)
 
 
 async def test_chip_authentication_can_be_disabled() -> None:

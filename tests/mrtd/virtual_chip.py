@@ -18,8 +18,9 @@ from mrtd._access_keys import Can, MrzKey, pace_password_key
 from mrtd._apdu import CommandAPDU, ResponseAPDU
 from mrtd._bac import bac_initial_ssc, bac_seal, bac_session_keys, bac_unseal
 from mrtd._crypto import CipherSuite
-from mrtd._curves import curve_by_pace_parameter_id
+from mrtd._curves import Curve, curve_by_pace_parameter_id
 from mrtd._files import EMRTD_AID, FileId
+from mrtd._groups import GroupElement
 from mrtd._oids import decode_oid, encode_oid
 from mrtd._pace import (
     PaceMapping,
@@ -33,7 +34,7 @@ from mrtd._pace import (
     key_agreement,
     nonce_length,
 )
-from mrtd._security_infos import PaceInfo
+from mrtd._security_infos import PaceInfo, parse_security_infos
 from mrtd._sm import SecureMessaging, SessionKeys, has_sm_indication, sm_error_response
 from mrtd._tlv import encode_tlv, parse_all, parse_one
 
@@ -227,7 +228,9 @@ class VirtualChip:
                 return _sw(0x6982)
             oid = decode_oid(objects[0x80])
             password = self.mrz if objects[0x83] == b"\x01" else self.can
-            protocol = PaceProtocol.from_info(PaceInfo(oid, 2, int.from_bytes(objects.get(0x84, b"\x0d"), "big")))
+            offered = {i.protocol: i.parameter_id for i in parse_security_infos(self.card_access).pace}
+            parameter_id = int.from_bytes(objects[0x84], "big") if 0x84 in objects else offered.get(oid, 13)
+            protocol = PaceProtocol.from_info(PaceInfo(oid, 2, parameter_id))
             self.pace = {"protocol": protocol, "k_pi": pace_password_key(password, protocol.suite)}
             return OK
         if (command.p1, command.p2) == (0x41, 0xA4) and self.sm is not None:
@@ -242,7 +245,7 @@ class VirtualChip:
         protocol = self.pace.get("protocol")
         if not isinstance(protocol, PaceProtocol):
             return _sw(0x6985)
-        suite, curve = protocol.suite, protocol.curve
+        suite, group = protocol.suite, protocol.group
         if not payload:
             nonce = self._random(nonce_length(suite))
             self.pace["nonce"] = nonce
@@ -251,18 +254,19 @@ class VirtualChip:
             return ResponseAPDU(encode_tlv(0x7C, encode_tlv(0x80, encrypt_nonce(k_pi, nonce, suite))), 0x9000)
         item = parse_one(payload)
         if item.tag == 0x81:
-            sk, pk = generate_key_pair(curve.generator, self._random)
+            sk, pk = generate_key_pair(group.generator, self._random)
             self.pace["map_private"] = sk
             nonce = self.pace["nonce"]
             assert isinstance(nonce, bytes)
-            self.pace["generator"] = generic_mapping(curve, nonce, key_agreement(sk, curve.decode_point(item.value)))
+            self.pace["generator"] = generic_mapping(group, nonce, key_agreement(sk, group.decode(item.value)))
             return ResponseAPDU(encode_tlv(0x7C, encode_tlv(0x82, pk.encode())), 0x9000)
         if item.tag == 0x83:
             generator = self.pace["generator"]
-            sk, pk = generate_key_pair(generator, self._random)  # type: ignore[arg-type]
+            assert isinstance(generator, GroupElement)
+            sk, pk = generate_key_pair(generator, self._random)
             self.pace["terminal_key"] = item.value
             self.pace["chip_key"] = pk.encode()
-            self.pace["keys"] = SessionKeys.derive(key_agreement(sk, curve.decode_point(item.value)).x_bytes(), suite)
+            self.pace["keys"] = SessionKeys.derive(key_agreement(sk, group.decode(item.value)).x_bytes(), suite)
             return ResponseAPDU(encode_tlv(0x7C, encode_tlv(0x84, pk.encode())), 0x9000)
         keys = self.pace["keys"]
         assert isinstance(keys, SessionKeys)
@@ -278,8 +282,9 @@ class VirtualChip:
             map_private = self.pace["map_private"]
             assert isinstance(map_private, int)
             static = self.ca_private + 1 if self.clone else self.ca_private
-            ca_ic = chip_authentication_data(static, map_private, curve)
-            token += encode_tlv(0x8A, encrypt_chip_authentication_data(suite, keys.k_enc, ca_ic, curve))
+            assert isinstance(group, Curve)
+            ca_ic = chip_authentication_data(static, map_private, group)
+            token += encode_tlv(0x8A, encrypt_chip_authentication_data(suite, keys.k_enc, ca_ic, group))
         self.sm = SecureMessaging(keys, ssc=0)
         self.pace = {}
         self.in_application = False
