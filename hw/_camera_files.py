@@ -58,14 +58,23 @@ def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayIm
                     _reduce_on_load(opened, path, max_pixels=max_pixels)
                 opened.load()
                 if opened.size[0] * opened.size[1] > 2 * max_pixels:
-                    raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
+                    raise _too_large(path, width, height, max_pixels)
                 image = _upright(opened)
                 return _to_gray_pil(image)
     except FrameError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        # Pillow's own bound, checked from the header before any pixel is decoded.
+        raise FrameError(f"{path.name}: too large to decode safely ({exc})") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         # SyntaxError: some Pillow plugins raise it for malformed headers.
         raise FrameError(f"{path.name}: not a readable image ({type(exc).__name__})") from exc
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int) -> FrameError:
+    return FrameError(
+        f"{path.name}: {width}x{height} pixels is more than the {max_pixels / 1e6:g}-megapixel limit for images"
+    )
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -95,7 +104,7 @@ def _reduce_on_load(opened: Image.Image, path: Path, *, max_pixels: int) -> None
             if (width // scale) * (height // scale) <= max_pixels:
                 opened.draft(opened.mode, (width // scale, height // scale))
                 return
-    raise FrameError(f"{path.name}: {width}x{height} pixels is out of range")
+    raise _too_large(path, width, height, max_pixels)
 
 
 def _upright(image: Image.Image) -> Image.Image:

@@ -72,7 +72,9 @@ def card(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic citizen and of the test PKI.")] = 0,
     index: Annotated[int, typer.Option("--index", min=0, help="Which card holder of the seed's population.")] = 0,
-    port: Annotated[int, typer.Option("--port", help="vpcd port: 35963 is reader 'Virtual PCD 00 00'.")] = DEFAULT_PORT,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="vpcd port: 35963 is reader 'Virtual PCD 00 00'.")
+    ] = DEFAULT_PORT,
     host: Annotated[str, typer.Option("--host", help="Where pcscd's vpcd driver listens.")] = DEFAULT_HOST,
     faults: Annotated[list[str] | None, typer.Option("--fault", help=_FAULT_HELP)] = None,
     out: Annotated[

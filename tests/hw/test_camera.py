@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +111,23 @@ def test_hostile_files_give_frame_errors(tmp_path: Path, content: bytes) -> None
         load_gray_image(path)
 
 
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header promises width x height pixels, with no pixel data behind it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
 def test_oversized_and_pickled_arrays_are_refused(tmp_path: Path) -> None:
     Image.fromarray(_gradient(200, 200)).save(tmp_path / "big.png")
-    with pytest.raises(FrameError):
+    with pytest.raises(FrameError, match=r"200x200 pixels is more than the 0\.001-megapixel limit"):
         load_gray_image(tmp_path / "big.png", max_pixels=1000)
+    (tmp_path / "bomb.png").write_bytes(_png_header_only(60_000, 60_000))
+    with pytest.raises(FrameError, match="too large to decode safely"):
+        load_gray_image(tmp_path / "bomb.png")
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(FrameError):
         load_gray_image(tmp_path / "o.npy")

@@ -40,6 +40,13 @@ def test_unknown_fault_is_a_usage_error() -> None:
     assert "unknown fault" in result.output
 
 
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_a_port_outside_1_to_65535_is_a_usage_error(port: str) -> None:
+    result = CliRunner().invoke(app, ["sim", "card", "--port", port])
+    assert result.exit_code == 2
+    assert "--port" in result.output
+
+
 @pytest.fixture
 def pcscd() -> Iterator[PcscDaemon]:
     if not pcscd_usable():
