@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from apdu_script import ReplayRng, ScriptedCard
 from asn1crypto import keys as asn1_keys
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pace_chip import SimulatedPaceChip
 
 from mrtd import ParseError, ProtocolNotSupported
@@ -270,3 +272,15 @@ def test_curves_are_preferred_to_modp_groups() -> None:
 def test_a_dh_mapping_with_curve_parameters_is_not_supported() -> None:
     with pytest.raises(ProtocolNotSupported, match="not a MODP group"):
         PaceProtocol.from_info(PaceInfo(DH_GM_AES128, 2, 13))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_public_value_decodes_to_a_subgroup_element_or_a_parse_error(data: bytes) -> None:
+    group = MODP_1024_160
+    try:
+        element = group.decode(data)
+    except ParseError:
+        return
+    assert 1 < element.value < group.p - 1
+    assert pow(element.value, group.q, group.p) == 1
