@@ -4,7 +4,8 @@ pyscard blocks, so every call runs on a single-thread executor owned by the adap
 one thread only); the event loop never blocks. Each connection establishes its own context, so a pcscd restart or
 an unplugged reader costs one failed attempt, not a dead adapter; ``events()`` re-establishes its context and
 reports the reader as unavailable until it is back. Connections are exclusive. A card that leaves mid-exchange
-surfaces as :class:`~hw.CardRemoved`, whatever status the stack reports for it.
+surfaces as :class:`~hw.CardRemoved`, whatever status the stack reports for it. An answer split by a T=0 card
+(``61xx``) is gathered with GET RESPONSE here, so the chip core sees whole answers whatever the protocol.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ from hw._reader import (
 )
 
 T = TypeVar("T")
+
+# A card may hand its answer out in GET RESPONSE pieces of at most 256 bytes: an extended answer needs 257 of them.
+_MAX_GET_RESPONSES = 260
+
+
+def gather_response(response: bytes, send: Callable[[bytes], bytes]) -> bytes:
+    """The whole answer behind ``61xx`` (ISO/IEC 7816-4 §5.1.3: xx more bytes wait, 00 meaning 256 or more): GET
+    RESPONSE (``00 C0 00 00 xx``) until another status word comes, the data of every piece joined in order. A card
+    that never stops saying ``61xx`` gets its last answer passed on, which the caller then refuses as a status."""
+    data = b""
+    for _ in range(_MAX_GET_RESPONSES):
+        if len(response) < 2 or response[-2] != 0x61:
+            return data + response
+        data += response[:-2]
+        response = send(bytes((0x00, 0xC0, 0x00, 0x00, response[-1])))
+    return data + response
 
 
 def _code(value: int) -> int:
@@ -280,6 +297,9 @@ class PcscConnection:
         return await self._worker.run(self._transmit, command)
 
     def _transmit(self, command: bytes) -> bytes:
+        return gather_response(self._transmit_one(command), self._transmit_one)
+
+    def _transmit_one(self, command: bytes) -> bytes:
         result = scard.SCardTransmit(self._handle, self._protocol, list(command))
         code = _code(result[0])
         if code in _SERVICE_GONE:

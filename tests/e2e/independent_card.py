@@ -685,6 +685,7 @@ class Quirks:
     atr_extended_length: bool = False  # the ATR's card capabilities announce extended length
     plain_errors: bool = False  # under SM, errors (6A82 ...) answered in clear; the session and its SSC go on
     aa_hash: AaHash = "sha1"  # the hash of the ISO 9796-2 AA signature (sha1: trailer BC; others: XX CC)
+    get_response: bool = False  # answers with data come as 61xx and are fetched with GET RESPONSE, as on T=0
 
 
 class _Refused(Exception):
@@ -832,6 +833,8 @@ class IndependentChip:
         self.power_cycle()
 
     def power_cycle(self) -> None:
+        self._pending = b""
+        self._pending_sw = b"\x90\x00"
         self._application = False
         self._current: int | None = None
         self._challenge: bytes | None = None
@@ -845,6 +848,26 @@ class IndependentChip:
     # -- dispatch --
 
     def process(self, raw: bytes) -> bytes:
+        if not self.quirks.get_response:
+            return self._process(raw)
+        # T=0 (ISO/IEC 7816-3 §10.3.1, 7816-4 §5.1.3): the answer's data waits behind 61xx for GET RESPONSE, which
+        # is a transport exchange and leaves secure messaging alone.
+        if raw[:2] == b"\x00\xc0" and len(raw) == 5:
+            if not self._pending:
+                return b"\x69\x85"
+            size = raw[4] or 256
+            piece, self._pending = self._pending[:size], self._pending[size:]
+            if self._pending:
+                return piece + bytes((0x61, min(len(self._pending), 256) & 0xFF))
+            return piece + self._pending_sw
+        self._pending = b""
+        response = self._process(raw)
+        if len(response) == 2:
+            return response
+        self._pending, self._pending_sw = response[:-2], response[-2:]
+        return bytes((0x61, min(len(self._pending), 256) & 0xFF))
+
+    def _process(self, raw: bytes) -> bytes:
         try:
             apdu = parse_apdu(raw)
         except _Refused as refused:

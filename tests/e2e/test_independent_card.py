@@ -474,6 +474,8 @@ QUIRKS = {
     "errors-in-clear": Quirks(plain_errors=True),
     "extended-length-in-atr": Quirks(atr_extended_length=True),
     "aa-sha256": Quirks(aa_hash="sha256"),
+    "t0-get-response": Quirks(get_response=True),
+    "t0-get-response-short-le": Quirks(get_response=True, extended_length=False),
 }
 
 
