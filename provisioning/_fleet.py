@@ -6,6 +6,7 @@ Layout of the fleet directory::
     root-ca.pem, issuing-ca.pem  the CA certificates; ca-chain.pem is issuing + root              0644
     root-ca.p12, issuing-ca.p12  the CA keys, PKCS#12 encrypted with the fleet passphrase         0600
     crl.pem                      the issuing CA's current CRL                                      0644
+    crl-dp.pem                   the same CRL naming its distribution point (only with a CRL URL)  0644
     denylist.json                revoked device ids and serials, for the central server            0644
     crl-canary.pem/.key          a certificate revoked at birth: it must never get through a broker 0600
 """
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +81,25 @@ _SITE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 _DEVICE_ID_BYTES = 10
 # A revoked terminal takes well under 100 bytes in the deny list; this is room for a million of them.
 MAX_DENYLIST = 64 * 1024 * 1024
+_MAX_CRL_URL = 200
+
+
+def check_crl_url(url: str) -> str:
+    """A CRL distribution point for the fleet's certificates: a plain ``http://host[:port]/path`` URL. RFC 5280
+    §4.2.1.13 wants HTTP (a CRL is signed; fetching it over TLS would need the very validation it serves), and it
+    is what OpenSSL and EMQX fetch."""
+    if len(url) > _MAX_CRL_URL or any(c.isspace() for c in url):
+        raise InvalidRequest(f"a CRL URL is at most {_MAX_CRL_URL} characters without spaces")
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "http" or not parts.hostname or port == -1 or parts.username or parts.query or parts.fragment:
+        raise InvalidRequest(f"{url!r} is not a CRL URL of the form http://HOST[:PORT]/PATH")
+    if not parts.path.startswith("/") or len(parts.path) < 2:
+        raise InvalidRequest(f"{url!r} names no path for the CRL (e.g. http://HOST:8080/v1/crl)")
+    return url
 
 
 def utc_now() -> dt.datetime:
@@ -185,6 +206,10 @@ class Fleet:
         return self.directory / "crl.pem"
 
     @property
+    def crl_dp_path(self) -> Path:
+        return self.directory / "crl-dp.pem"
+
+    @property
     def denylist_path(self) -> Path:
         return self.directory / "denylist.json"
 
@@ -206,10 +231,14 @@ class Fleet:
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         kdf_rounds: int = KDF_ROUNDS,
+        crl_url: str | None = None,
     ) -> Fleet:
-        """Create the root and issuing CA, the canary, an empty CRL and the database."""
+        """Create the root and issuing CA, the canary, an empty CRL and the database. With ``crl_url`` every
+        certificate names it as its CRL distribution point (fixed for the fleet's life: certificates carry it)."""
         if len(passphrase) < MIN_PASSPHRASE:
             raise InvalidRequest(f"the CA passphrase needs at least {MIN_PASSPHRASE} characters")
+        if crl_url is not None:
+            check_crl_url(crl_url)
         fleet = cls(directory, clock=clock)
         if fleet.root_path.exists() or fleet.store.path.exists():
             raise FleetAlreadyInitialized(f"{directory} already holds a fleet CA")
@@ -231,6 +260,8 @@ class Fleet:
             mode=SECRET_MODE,
         )
         fleet.store.create()
+        if crl_url is not None:
+            fleet.store.set_meta("crl_url", crl_url)
         authority = Authority(root, issuing, issuing_key)
         fleet.store.record_certificate(root, role=Role.ROOT, name=common_name(root), now=now)
         fleet.store.record_certificate(issuing, role=Role.ISSUING, name=common_name(issuing), now=now)
@@ -242,6 +273,7 @@ class Fleet:
             role=Role.CANARY,
             now=now,
             lifetime=issuing.not_valid_after_utc - now,
+            crl_url=crl_url,
         )
         fleet.store.record_certificate(canary, role=Role.CANARY, name=CANARY_IDENTITY, now=now)
         fleet.store.revoke_certificate(canary.serial_number, now=now)
@@ -300,6 +332,11 @@ class Fleet:
         self.store.set_meta("device_lifetime_s", str(int(lifetime.total_seconds())))
 
     @property
+    def crl_url(self) -> str | None:
+        """Where the fleet's CRL is published, named in every certificate; None when the fleet has no such URL."""
+        return self.store.get_meta("crl_url")
+
+    @property
     def broker_address(self) -> tuple[str, int]:
         host = self.setting("broker_host", "localhost")
         return host, int(self.setting("broker_port", str(DEFAULT_BROKER_PORT)))
@@ -346,16 +383,31 @@ class Fleet:
             settings=self.device_settings,
         )
 
+    def _terminal_signer(
+        self, authority: Authority, public_key: ec.EllipticCurvePublicKey, *, now: dt.datetime
+    ) -> Callable[[str, str], x509.Certificate]:
+        """``sign(device_id, site)`` for the store, which calls it inside its transaction."""
+        lifetime, crl_url = self.device_lifetime, self.crl_url
+
+        def sign(device_id: str, site: str) -> x509.Certificate:
+            return issue(
+                authority,
+                public_key,
+                name=device_id,
+                role=Role.DEVICE,
+                now=now,
+                lifetime=lifetime,
+                unit=site,
+                crl_url=crl_url,
+            )
+
+        return sign
+
     def enroll(self, authority: Authority, *, token: str, csr_pem: bytes | str, site: Site | None = None) -> Grant:
         """Redeem a one-time token for a certificate on the key in ``csr_pem`` (which never leaves the terminal).
         ``site``, when the terminal states it, must be the site the token was made for."""
-        public_key = load_csr(csr_pem)
         now = self.clock()
-        lifetime = self.device_lifetime
-
-        def sign(device_id: str, unit: str) -> x509.Certificate:
-            return issue(authority, public_key, name=device_id, role=Role.DEVICE, now=now, lifetime=lifetime, unit=unit)
-
+        sign = self._terminal_signer(authority, load_csr(csr_pem), now=now)
         device_id, granted_site, certificate = self.store.redeem(
             token_hash(token),
             now=now,
@@ -380,12 +432,7 @@ class Fleet:
         device = self.store.device(record.device_id)
         if device is None or device.state is not DeviceState.ACTIVE:
             raise RenewalRefused("the terminal is revoked")
-        public_key = load_csr(csr_pem)
-        lifetime = self.device_lifetime
-
-        def sign(device_id: str, site: str) -> x509.Certificate:
-            return issue(authority, public_key, name=device_id, role=Role.DEVICE, now=now, lifetime=lifetime, unit=site)
-
+        sign = self._terminal_signer(authority, load_csr(csr_pem), now=now)
         site, certificate = self.store.renew(record.device_id, now=now, issue=sign)
         return self._grant(record.device_id, site, certificate, authority)
 
@@ -411,6 +458,7 @@ class Fleet:
             lifetime=lifetime,
             dns_names=dns_names,
             ip_addresses=ip_addresses,
+            crl_url=self.crl_url,
         )
         self.store.record_certificate(certificate, role=role, name=name, now=now)
         return key, certificate
@@ -432,22 +480,38 @@ class Fleet:
         return self.store.revoked_certificates(now=self.clock(), grace=dt.timedelta(days=1))
 
     def write_crl(self, authority: Authority) -> x509.CertificateRevocationList:
-        """Re-sign the CRL with every revoked, unexpired certificate and install it in the fleet directory."""
+        """Re-sign the CRL with every revoked, unexpired certificate and install it in the fleet directory; with a
+        CRL URL, also the same CRL naming its distribution point (``crl-dp.pem``), which is what the URL serves.
+        Brokers that read a file (mosquitto) get the CRL without it, which also covers certificates that name no
+        distribution point."""
         now = self.clock()
         revoked = self.revoked_serials()
-        crl = build_crl(authority, revoked, number=self.store.next_counter("crl_number"), now=now)
-        data = crl_pem(crl)
+        number = self.store.next_counter("crl_number")
+        crl = build_crl(authority, revoked, number=number, now=now)
         expected = [serial for serial, _ in revoked]
 
         def verify(path: Path) -> None:
             check_crl(path.read_bytes(), issuer=authority.certificate, now=now, must_revoke=expected)
 
-        write_atomic(self.crl_path, data, mode=PUBLIC_MODE, check=verify)
+        write_atomic(self.crl_path, crl_pem(crl), mode=PUBLIC_MODE, check=verify)
+        url = self.crl_url
+        if url is not None:
+            published = build_crl(authority, revoked, number=number, now=now, distribution_point=url)
+            write_atomic(self.crl_dp_path, crl_pem(published), mode=PUBLIC_MODE, check=verify)
         return crl
 
     def current_crl(self) -> x509.CertificateRevocationList | None:
         try:
             return x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def published_crl(self) -> x509.CertificateRevocationList | None:
+        """The CRL to hand out over HTTP: the one naming the fleet's CRL URL when there is one."""
+        if self.crl_url is None:
+            return self.current_crl()
+        try:
+            return x509.load_pem_x509_crl(self.crl_dp_path.read_bytes())
         except (OSError, ValueError):
             return None
 

@@ -229,9 +229,11 @@ def issue(
     unit: str | None = None,
     dns_names: Iterable[str] = (),
     ip_addresses: Iterable[str] = (),
+    crl_url: str | None = None,
 ) -> x509.Certificate:
     """A leaf certificate. Terminals, the server client and the canary get ``clientAuth``; the broker and the
-    enrollment service get ``serverAuth`` and their host names."""
+    enrollment service get ``serverAuth`` and their host names. ``crl_url`` names where the CRL is published (a CRL
+    distribution point), for brokers that fetch it from there (EMQX)."""
     server = role in (Role.BROKER, Role.ENROLLMENT)
     usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
     not_after = min(now + lifetime, authority.certificate.not_valid_after_utc)
@@ -256,6 +258,11 @@ def issue(
         alt_names.append(x509.UniformResourceIdentifier(f"urn:cccd:{role.value}:{name}"))
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    if crl_url is not None:
+        point = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None, reasons=None, crl_issuer=None
+        )
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     return builder.sign(authority.key, hashes.SHA256())
 
 
@@ -314,7 +321,10 @@ def build_crl(
     number: int,
     now: dt.datetime,
     lifetime: dt.timedelta = CRL_LIFETIME,
+    distribution_point: str | None = None,
 ) -> x509.CertificateRevocationList:
+    """The issuing CA's CRL. With ``distribution_point`` it carries the (critical) issuing distribution point that
+    names where it is published, which EMQX requires before it enforces a CRL fetched from there."""
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(authority.certificate.subject)
@@ -323,6 +333,17 @@ def build_crl(
         .add_extension(x509.CRLNumber(number), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()), critical=False)
     )
+    if distribution_point is not None:
+        scope = x509.IssuingDistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(distribution_point)],
+            relative_name=None,
+            only_contains_user_certs=False,
+            only_contains_ca_certs=False,
+            only_some_reasons=None,
+            indirect_crl=False,
+            only_contains_attribute_certs=False,
+        )
+        builder = builder.add_extension(scope, critical=True)
     for serial, when in revoked:
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()

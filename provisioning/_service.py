@@ -4,7 +4,7 @@ terminal's still-valid certificate (presented over mTLS) and a new CSR into a re
 Routes (JSON unless said otherwise)::
 
     GET  /v1/ca      the CA chain, PEM (issuing, root): a terminal checks the root's fingerprint before anything else
-    GET  /v1/crl     the issuing CA's CRL, DER (application/pkix-crl), for brokers that fetch it (EMQX)
+    GET  /v1/crl     the issuing CA's CRL, DER (application/pkix-crl); with a fleet CRL URL, the CRL naming it
     GET  /v1/health  {"status": "ok"}
     POST /v1/enroll  {"token", "csr", optional "site"} -> {"device_id", "site", "certificate", "ca_chain", "broker",
                      "server_identity", "settings"}
@@ -36,12 +36,12 @@ from typing import Any
 
 import uvicorn
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from provisioning._crl_http import published_crl_der, start_crl_publisher
 from provisioning._errors import (
     DeviceNotFound,
     InvalidRequest,
@@ -238,10 +238,10 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
 
     @app.get("/v1/crl")
     async def crl() -> Response:
-        current = fleet.current_crl()
-        if current is None:
+        der = published_crl_der(fleet)
+        if der is None:
             return _error(503, "no_crl", "the fleet has no CRL yet")
-        return Response(current.public_bytes(Encoding.DER), media_type="application/pkix-crl")
+        return Response(der, media_type="application/pkix-crl")
 
     @app.post("/v1/enroll")
     async def enroll(request: Request) -> JSONResponse:
@@ -348,8 +348,10 @@ async def serve(
     on_crl_refresh: Callable[[], None] | None = None,
     started: Callable[[], None] | None = None,
     max_refused: int = ENROLL_FAILURES_ALLOWED,
+    crl_listen: tuple[str, int] | None = None,
 ) -> None:
-    """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due.
+    """Run the enrollment service over HTTPS until cancelled (or SIGINT/SIGTERM), re-signing the CRL when due;
+    with ``crl_listen``, also publish the CRL over plain HTTP there, at the path of the fleet's CRL URL.
 
     ``names`` are the host names and addresses terminals use to reach the service: they go into its certificate
     (first one as its CN), beside the listen address, this machine's names and loopback. A client address with
@@ -388,6 +390,14 @@ async def serve(
         listener.close()
         raise ServiceUnavailable(f"cannot listen on {host}:{port}: {exc}") from exc
 
+    publisher = None
+    if crl_listen is not None:
+        try:
+            publisher = await start_crl_publisher(fleet, host=crl_listen[0], port=crl_listen[1])
+        except ProvisioningError:
+            listener.close()
+            raise
+
     async def refresh_crl() -> None:
         while True:
             if on_crl_refresh is not None:
@@ -412,3 +422,6 @@ async def serve(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         listener.close()
+        if publisher is not None:
+            publisher.close()
+            await publisher.wait_closed()

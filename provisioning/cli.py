@@ -32,7 +32,7 @@ from provisioning._broker import (
     refresh_crl_if_due,
     write_broker_config,
 )
-from provisioning._errors import EnvironmentProblem, ProvisioningError
+from provisioning._errors import EnvironmentProblem, InvalidRequest, ProvisioningError
 from provisioning._fleet import (
     DEFAULT_BROKER_PORT,
     DEFAULT_FLEET_DIR,
@@ -40,6 +40,7 @@ from provisioning._fleet import (
     MIN_DEVICE_LIFETIME,
     Fleet,
     Site,
+    check_crl_url,
 )
 from provisioning._service import ENROLL_FAILURES_ALLOWED, serve
 from provisioning._store import DeviceState
@@ -127,10 +128,10 @@ def parse_duration(text: str) -> dt.timedelta:
     return total
 
 
-def parse_listen(text: str) -> tuple[str, int]:
+def parse_listen(text: str, *, option: str = "--listen") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise typer.BadParameter(f"{text!r}: use HOST:PORT")
+        raise typer.BadParameter(f"{text!r}: use HOST:PORT", param_hint=option)
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an empty host means every interface
 
 
@@ -149,6 +150,14 @@ def init(
             help="Lifetime of terminal certificates (e.g. 30d, 7d, 12h); terminals renew at two thirds of it.",
         ),
     ] = "30d",
+    crl_url: Annotated[
+        str | None,
+        typer.Option(
+            "--crl-url",
+            help="http://HOST[:PORT]/PATH where `fleet serve --crl-listen` will publish the CRL; every certificate "
+            "names it (for EMQX's CRL check). Fixed for the fleet's life.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create the fleet CA (root + issuing CA, keys encrypted with the passphrase) and print the root's SHA-256
@@ -159,14 +168,20 @@ def init(
         raise typer.BadParameter(exc.message, param_hint="--device-lifetime") from exc
     if not MIN_DEVICE_LIFETIME <= lifetime <= MAX_DEVICE_LIFETIME:
         raise typer.BadParameter("between 1 hour and 398 days", param_hint="--device-lifetime")
+    if crl_url is not None:
+        try:
+            check_crl_url(crl_url)
+        except InvalidRequest as exc:
+            raise typer.BadParameter(str(exc), param_hint="--crl-url") from exc
     with _errors():
-        fleet = Fleet.init(fleet_dir, _passphrase(passphrase_file, confirm=True))
+        fleet = Fleet.init(fleet_dir, _passphrase(passphrase_file, confirm=True), crl_url=crl_url)
         fleet.set_device_lifetime(lifetime)
         if json_output:
             document = {
                 "fleet_dir": str(fleet_dir),
                 "root_fingerprint": fleet.root_fingerprint,
                 "device_lifetime_s": int(lifetime.total_seconds()),
+                "crl_url": crl_url,
             }
             out.print_json(json.dumps(document))
             return
@@ -199,6 +214,7 @@ def token_create(
 
 @fleet_app.command("serve")
 def serve_command(
+    *,
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT for the HTTPS enrollment service.")
     ] = "0.0.0.0:8443",
@@ -221,10 +237,18 @@ def serve_command(
             "minutes before it is answered 429; raise it when many terminals enroll from behind one NAT.",
         ),
     ] = ENROLL_FAILURES_ALLOWED,
+    crl_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--crl-listen",
+            help="HOST:PORT to publish the CRL on over plain HTTP, at the path of the fleet's --crl-url.",
+        ),
+    ] = None,
 ) -> None:
     """Run the enrollment service alone over HTTPS (certificate from the fleet CA) until interrupted.
     It also re-signs the CRL before its nextUpdate and pushes it to the brokers."""
     host, port = parse_listen(listen)
+    crl_address = parse_listen(crl_listen, option="--crl-listen") if crl_listen is not None else None
     names = tuple(hosts or ())
     with _errors():
         fleet = Fleet.open(fleet_dir)
@@ -241,6 +265,10 @@ def serve_command(
                 "Ctrl-C stops it.",
                 highlight=False,
             )
+            if crl_address is not None:
+                err.print(
+                    escape(f"CRL published for {fleet.crl_url} on {crl_address[0]}:{crl_address[1]}"), highlight=False
+                )
 
         asyncio.run(
             serve(
@@ -252,6 +280,7 @@ def serve_command(
                 on_crl_refresh=refresh,
                 started=started,
                 max_refused=max_refused,
+                crl_listen=crl_address,
             )
         )
 
@@ -278,7 +307,9 @@ def broker_config(
     central server's client certificate and key, and the EMQX equivalent under emqx/."""
     names = tuple(hosts) if hosts else default_broker_hosts(fqdn=socket.getfqdn(), hostname=socket.gethostname())
     settings = BrokerSettings(
-        port=port, hosts=names, server_listen=parse_listen(server_listen) if server_listen else None
+        port=port,
+        hosts=names,
+        server_listen=parse_listen(server_listen, option="--server-listen") if server_listen else None,
     )
     with _errors():
         fleet = Fleet.open(fleet_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from provkit import PASSPHRASE, run_cli
+from provkit import PASSPHRASE, free_port, run_cli
 
 from provisioning import Fleet, Site, make_csr
 from provisioning._pki import generate_key
@@ -84,6 +84,28 @@ def test_init_refuses_a_device_lifetime_out_of_range(env: dict[str, str], value:
     assert code == 2
     assert "--device-lifetime" in stderr
     assert not Path(env["CCCD_FLEET_DIR"]).exists()
+
+
+def test_init_records_the_crl_url(env: dict[str, str]) -> None:
+    code, stdout, stderr = run_cli("fleet", "init", "--crl-url", "http://crl.example:8080/v1/crl", "--json", env=env)
+    assert code == 0, stderr
+    assert json.loads(stdout)["crl_url"] == "http://crl.example:8080/v1/crl"
+    assert Fleet.open(Path(env["CCCD_FLEET_DIR"])).crl_url == "http://crl.example:8080/v1/crl"
+
+
+@pytest.mark.parametrize("url", ["https://crl.example/v1/crl", "http://crl.example", "crl.example/v1/crl"])
+def test_init_refuses_a_crl_url_that_is_not_plain_http_with_a_path(env: dict[str, str], url: str) -> None:
+    code, _, stderr = run_cli("fleet", "init", "--crl-url", url, env=env)
+    assert code == 2
+    assert "--crl-url" in stderr
+    assert not Path(env["CCCD_FLEET_DIR"]).exists()
+
+
+def test_serve_cannot_publish_a_crl_the_fleet_has_no_url_for(env: dict[str, str], fleet: Fleet) -> None:
+    listen, crl_listen = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    code, _, stderr = run_cli("fleet", "serve", "--listen", listen, "--crl-listen", crl_listen, env=env)
+    assert code == 3
+    assert "no CRL URL" in stderr
 
 
 def test_no_passphrase_without_a_terminal_is_a_usage_error(tmp_path: Path) -> None:
