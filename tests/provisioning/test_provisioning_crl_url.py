@@ -93,8 +93,9 @@ def test_every_certificate_names_the_url_and_the_published_crl_names_it_back(tmp
     )
     assert {r.serial_number for r in published} == {r.serial_number for r in plain}
     assert grant.certificate.serial_number in {r.serial_number for r in published}
-    emqx = (tmp_path / "broker" / "emqx" / "README.md").read_text()
-    assert url in emqx
+    assert url in (tmp_path / "broker" / "emqx" / "README.md").read_text()
+    conf = (tmp_path / "broker" / "emqx" / "emqx.conf").read_text()
+    assert conf.count("enable_crl_check = true") == 2  # both listeners
 
 
 def test_a_fleet_without_url_names_none_and_publishes_its_plain_crl(tmp_path: Path) -> None:
