@@ -34,6 +34,8 @@ T = TypeVar("T")
 
 # A card may hand its answer out in GET RESPONSE pieces of at most 256 bytes: an extended answer needs 257 of them.
 _MAX_GET_RESPONSES = 260
+# The longest short APDU (4 + 1 + 255 + 1): a reader whose driver says it takes no more exchanges short APDUs only.
+_SHORT_APDU_MAX = 261
 
 
 def gather_response(response: bytes, send: Callable[[bytes], bytes]) -> bytes:
@@ -251,7 +253,8 @@ class PcscReader:
             card, protocol = await worker.run(self._connect, context, name)
             handle = card
             atr = await worker.run(self._atr, card)
-            yield PcscConnection(worker, card, protocol, atr)
+            max_input = await worker.run(self._max_input, card)
+            yield PcscConnection(worker, card, protocol, atr, max_input=max_input)
         finally:
             if handle is not None:
                 with contextlib.suppress(Exception):
@@ -273,17 +276,29 @@ class PcscReader:
         return int(handle), int(protocol)
 
     @staticmethod
+    def _max_input(handle: int) -> int | None:
+        """The longest command the reader's driver takes (SCARD_ATTR_MAXINPUT: libccid answers it from the CCID
+        descriptor), or None when the driver does not say (vpcd)."""
+        result = scard.SCardGetAttrib(handle, scard.SCARD_ATTR_MAXINPUT)
+        if _code(result[0]) != SUCCESS or len(result[1]) != 4:
+            return None
+        return int.from_bytes(bytes(result[1]), "little")
+
+    @staticmethod
     def _atr(handle: int) -> bytes:
         _, _, _, atr = _check(scard.SCardStatus(handle), "reading the card's ATR")
         return bytes(atr)
 
 
 class PcscConnection:
-    def __init__(self, worker: _Worker, handle: int, protocol: int, atr: bytes) -> None:
+    def __init__(
+        self, worker: _Worker, handle: int, protocol: int, atr: bytes, *, max_input: int | None = None
+    ) -> None:
         self._worker = worker
         self._handle = handle
         self._protocol = protocol
         self._atr = atr
+        self._max_input = max_input
 
     @property
     def atr(self) -> bytes:
@@ -291,6 +306,10 @@ class PcscConnection:
 
     @property
     def extended_length(self) -> bool:
+        """The card announces extended length in its ATR, and the reader's driver does not limit commands to short
+        APDUs (contactless readers built on short-APDU CCID firmware, such as the ACR122U, do)."""
+        if self._max_input is not None and self._max_input <= _SHORT_APDU_MAX:
+            return False
         return atr_supports_extended_length(self._atr)
 
     async def transmit(self, command: bytes) -> bytes:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from hw._reader import CardReader, ReaderState
+from hw._reader import CardReader, CardRemoved, NoCard, ReaderState
 from mrtd import (
     DEFAULT_FILES,
     AccessKey,
@@ -137,9 +137,10 @@ async def read_and_verify(
     """Read the card on ``reader`` with ``keys`` (tried in order) and verify it.
 
     ``challenge`` is the active-authentication challenge (8 bytes; a fresh random one when None); ``wait`` is how
-    long to wait for a card to be placed (seconds); ``extended_length`` overrides what the card's ATR announces.
-    Raises the
-    reader's errors (NoCard, ReaderUnavailable, CardRemoved) and the chip core's (WrongAccessKey, ...).
+    long to wait for a card to be placed (seconds); ``extended_length`` overrides what the card's ATR and the reader
+    announce (left to them, a read with extended-length commands that ends as if the card left is tried once more
+    with short ones). Raises the reader's errors (NoCard, ReaderUnavailable, CardRemoved) and the chip core's
+    (WrongAccessKey, ...).
     """
     challenge = challenge if challenge is not None else rng(8)
     notify = progress or (lambda step: None)
@@ -147,17 +148,37 @@ async def read_and_verify(
     if wait > 0:
         notify("waiting for a card")
         await wait_for_card(reader, wait)
+    used_extended = False
+    connected = started
+
+    async def read(extended: bool | None) -> CardReadResult:
+        nonlocal used_extended, connected
+        async with reader.connect() as connection:
+            connected = time.perf_counter()
+            notify("reading")
+            used_extended = connection.extended_length if extended is None else extended
+            options = session_options(
+                extended_length=used_extended,
+                portrait=portrait,
+                selection=selection,
+                chip_authentication=chip_authentication,
+            )
+            return await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
+
     notify("connecting")
-    async with reader.connect() as connection:
-        connected = time.perf_counter()
-        notify("reading")
-        options = session_options(
-            extended_length=connection.extended_length if extended_length is None else extended_length,
-            portrait=portrait,
-            selection=selection,
-            chip_authentication=chip_authentication,
-        )
-        result = await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
+    try:
+        result = await read(extended_length)
+    except CardRemoved:
+        if extended_length is not None or not used_extended:
+            raise
+        # Some readers fail an extended-length command the way a card leaving the field fails, without a status
+        # word; the session is gone either way. Once more with short commands: a card really taken away is then
+        # simply not there.
+        notify("reading again with short commands")
+        try:
+            result = await read(False)
+        except (NoCard, CardRemoved):
+            raise CardRemoved() from None
     read_done = time.perf_counter()
     notify("verifying")
     report = verify_card_read(

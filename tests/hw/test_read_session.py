@@ -152,6 +152,38 @@ async def test_a_chip_that_will_not_sign_is_not_genuine(pki: TestPki, store: Tru
     assert verification.report.reasons == ("aa_refused",)
 
 
+class _BehindAShortApduReader(VirtualChip):
+    """A chip whose ATR announces extended length, read through a reader that cannot pass extended APDUs: the
+    command fails at the transport, with no status word, as if the card had left the field (it has not)."""
+
+    extended_attempts = 0
+
+    def transmit(self, raw: bytes) -> bytes:
+        if len(raw) >= 7 and raw[4] == 0x00:
+            self.extended_attempts += 1
+            raise ChipRemoved()
+        return super().transmit(raw)
+
+
+async def test_a_reader_that_fails_extended_commands_gets_short_ones(pki: TestPki, store: TrustStore) -> None:
+    profile = make(pki)
+    chip = _BehindAShortApduReader(profile)
+    reader = MemoryReader(chip)
+    async with reader.connect() as connection:
+        assert connection.extended_length  # what the ATR says
+    person = profile.citizen
+    keys = keys_from_id(person.id_number, person.date_of_birth, issued=person.date_of_issue)
+    steps: list[str] = []
+    verification = await read_and_verify(reader, keys, trust_store=store, at=NOW, portrait=True, progress=steps.append)
+    assert verification.report.genuine
+    assert verification.portrait == verification.report.parsed.dg2.faces[0].image
+    assert chip.extended_attempts == 1
+    assert "reading again with short commands" in steps
+    # Told to use extended length, the read does not second-guess it.
+    with pytest.raises(CardRemoved):
+        await read_and_verify(reader, keys, trust_store=store, at=NOW, extended_length=True)
+
+
 @pytest.fixture(scope="module")
 def plain_profile(pki: TestPki) -> CardProfile:
     return make(pki)
