@@ -226,6 +226,14 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def _error_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
+
+
 def _raise_for_refusal(response: httpx.Response, what: str) -> None:
     if response.status_code == 200:
         return
@@ -345,7 +353,9 @@ async def enroll(
     clock: Callable[[], dt.datetime] = utc_now,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Enrolled:
-    """Enroll this terminal: key and CSR made here, token redeemed over HTTPS checked against the pinned CA.
+    """Enroll this terminal: key and CSR made here, token redeemed over HTTPS checked against the pinned CA. A key
+    left in ``state_dir`` by an attempt whose answer was lost is used again, and a token it already spent gets
+    that answer from the service again (``/v1/enroll/recover``).
 
     ``site`` (``PROVINCE/COMMUNE[/TEAM]``), when the installer knows it, makes the service refuse a token made for
     another site (``TokenRejected(WRONG_SITE)``; the token stays usable)."""
@@ -357,11 +367,17 @@ async def enroll(
     key = _prepare_key(state_dir, now=clock())
     chain = await fetch_pinned_chain(base_url, pinned, transport=transport)
     root = chain[-1]
+    csr = make_csr(key).decode("ascii")
     try:
         async with _client(verify=_trust(root), transport=transport) as client:
-            response = await _fetch(
-                client, "POST", f"{base_url}/v1/enroll", body={**request, "csr": make_csr(key).decode("ascii")}
-            )
+            response = await _fetch(client, "POST", f"{base_url}/v1/enroll", body={**request, "csr": csr})
+            if response.status_code == 403 and _error_code(response) == "token_used":
+                # Maybe by this terminal, on the key it kept, with the answer lost on the way: ask for it again.
+                recovered = await _fetch(
+                    client, "POST", f"{base_url}/v1/enroll/recover", body={"token": request["token"], "csr": csr}
+                )
+                if recovered.status_code == 200:
+                    response = recovered
     except httpx.HTTPError as exc:
         raise _network_error(exc, "enrolling") from exc
     _raise_for_refusal(response, "enrollment")

@@ -38,6 +38,7 @@ class TokenRejection(StrEnum):
     USED = "used"
     EXPIRED = "expired"
     WRONG_SITE = "wrong_site"
+    UNUSED = "unused"  # asked to recover an enrollment that never happened: enroll with the token instead
 
 
 class TokenRejected(ProvisioningError):

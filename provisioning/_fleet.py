@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from provisioning._errors import (
     EnvironmentProblem,
@@ -407,15 +408,21 @@ class Fleet:
         """Redeem a one-time token for a certificate on the key in ``csr_pem`` (which never leaves the terminal).
         ``site``, when the terminal states it, must be the site the token was made for."""
         now = self.clock()
-        sign = self._terminal_signer(authority, load_csr(csr_pem), now=now)
         device_id, granted_site, certificate = self.store.redeem(
             token_hash(token),
             now=now,
             new_device_id=new_device_id,
-            issue=sign,
+            issue=self._terminal_signer(authority, load_csr(csr_pem), now=now),
             site=None if site is None else str(site),
         )
         return self._grant(device_id, granted_site, certificate, authority)
+
+    def recover_enrollment(self, authority: Authority, *, token: str, csr_pem: bytes | str) -> Grant:
+        """The grant a used token gave, again, for the terminal that used it (a CSR on the same key proves it):
+        the answer to the enrollment may have been lost on a weak link after the token was spent."""
+        public_key = load_csr(csr_pem).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        device_id, site, certificate = self.store.recover(token_hash(token), public_key=public_key, now=self.clock())
+        return self._grant(device_id, site, certificate, authority)
 
     def renew(self, authority: Authority, *, current: x509.Certificate, csr_pem: bytes | str) -> Grant:
         """A fresh certificate for a terminal that proves (over mTLS) it holds a valid, unrevoked one."""

@@ -8,6 +8,8 @@ Routes (JSON unless said otherwise)::
     GET  /v1/health  {"status": "ok"}
     POST /v1/enroll  {"token", "csr", optional "site"} -> {"device_id", "site", "certificate", "ca_chain", "broker",
                      "server_identity", "settings"}
+    POST /v1/enroll/recover  {"token", "csr"} -> the answer a used token gave, again, when the CSR is on the key it
+                     was given for (within a day): an enrollment whose answer was lost is completed by asking again
     POST /v1/renew   {"csr"} with the terminal's certificate as TLS client certificate -> same answer
 
 The app reads the client certificate from the ASGI TLS extension (``scope["extensions"]["tls"]
@@ -243,25 +245,50 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
             return _error(503, "no_crl", "the fleet has no CRL yet")
         return Response(der, media_type="application/pkix-crl")
 
-    @app.post("/v1/enroll")
-    async def enroll(request: Request) -> JSONResponse:
-        client = request.client.host if request.client is not None else "unknown"
+    def turned_away(client: str) -> JSONResponse | None:
         wait = failures.retry_after(client)
-        if wait > 0:
-            log.debug("enrollment from %s turned away: too many refused tokens", client)
-            detail = f"too many refused tokens from this address; try again in {wait:.0f} s"
-            response = _error(429, "too_many_attempts", detail)
-            response.headers["Retry-After"] = str(math.ceil(wait))
-            return response
+        if wait <= 0:
+            return None
+        log.debug("enrollment from %s turned away: too many refused tokens", client)
+        detail = f"too many refused tokens from this address; try again in {wait:.0f} s"
+        response = _error(429, "too_many_attempts", detail)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+
+    async def redeem(request: Request, use: Callable[[dict[str, Any]], Grant]) -> Grant | JSONResponse:
+        """Run ``use`` on the request's body unless the client is turned away; refused tokens count against it."""
+        client = request.client.host if request.client is not None else "unknown"
+        if (refusal := turned_away(client)) is not None:
+            return refusal
         try:
-            body = await _read_json(request)
-            token, csr = _text_field(body, "token"), _text_field(body, "csr")
-            site = Site.parse(_text_field(body, "site")) if "site" in body else None
-            grant = await asyncio.to_thread(fleet.enroll, authority, token=token, csr_pem=csr, site=site)
+            return await asyncio.to_thread(use, await _read_json(request))
         except TokenRejected:
             failures.record(client)
             raise
+
+    @app.post("/v1/enroll")
+    async def enroll(request: Request) -> JSONResponse:
+        def use(body: dict[str, Any]) -> Grant:
+            site = Site.parse(_text_field(body, "site")) if "site" in body else None
+            token, csr = _text_field(body, "token"), _text_field(body, "csr")
+            return fleet.enroll(authority, token=token, csr_pem=csr, site=site)
+
+        grant = await redeem(request, use)
+        if isinstance(grant, JSONResponse):
+            return grant
         log.info("enrolled %s at site %s", grant.device_id, grant.site)
+        return JSONResponse(grant_json(grant))
+
+    @app.post("/v1/enroll/recover")
+    async def recover(request: Request) -> JSONResponse:
+        def use(body: dict[str, Any]) -> Grant:
+            token, csr = _text_field(body, "token"), _text_field(body, "csr")
+            return fleet.recover_enrollment(authority, token=token, csr_pem=csr)
+
+        grant = await redeem(request, use)
+        if isinstance(grant, JSONResponse):
+            return grant
+        log.info("gave %s its enrollment again", grant.device_id)
         return JSONResponse(grant_json(grant))
 
     @app.post("/v1/renew")

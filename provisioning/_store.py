@@ -8,6 +8,7 @@ Tokens are stored as their SHA-256 only.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -17,9 +18,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from provisioning._errors import DeviceNotFound, TokenRejected, TokenRejection
 from provisioning._pki import Role, cert_pem
+
+# How long after a token's use the terminal that used it can fetch its answer again (the first may have been lost).
+REPLAY_WINDOW = dt.timedelta(hours=24)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -232,6 +237,42 @@ class FleetStore:
                 "UPDATE tokens SET used_at = ?, device_id = ? WHERE hash = ?", (_ts(now), device_id, token_hash)
             )
         return device_id, token_site, certificate
+
+    def recover(self, token_hash: str, *, public_key: bytes, now: dt.datetime) -> tuple[str, str, x509.Certificate]:
+        """What a used token gave, for the terminal that used it: ``(device_id, site, certificate)`` when the
+        certificate is on ``public_key`` (SubjectPublicKeyInfo, DER), the token was used at most
+        :data:`REPLAY_WINDOW` ago and the terminal is active. Anything else is the token's refusal as it stands."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT expires_at, used_at FROM tokens WHERE hash = ?", (token_hash,)).fetchone()
+            if row is None:
+                raise TokenRejected(TokenRejection.UNKNOWN)
+            expires_at, used_at = row
+            if used_at is None:
+                raise TokenRejected(TokenRejection.EXPIRED if _ts(now) >= expires_at else TokenRejection.UNUSED)
+            recovered = self._enrollment_of(conn, token_hash, public_key=public_key, now=now, used_at=used_at)
+        if recovered is None:
+            raise TokenRejected(TokenRejection.USED)
+        return recovered
+
+    @staticmethod
+    def _enrollment_of(
+        conn: sqlite3.Connection, token_hash: str, *, public_key: bytes, now: dt.datetime, used_at: int
+    ) -> tuple[str, str, x509.Certificate] | None:
+        if _ts(now) - used_at > int(REPLAY_WINDOW.total_seconds()):
+            return None
+        row = conn.execute(
+            "SELECT d.id, d.site, c.pem FROM tokens t JOIN devices d ON d.id = t.device_id"
+            " JOIN certificates c ON c.device_id = d.id AND c.issued_at = t.used_at AND c.revoked_at IS NULL"
+            " WHERE t.hash = ? AND d.status = 'active' ORDER BY c.not_after DESC LIMIT 1",
+            (token_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        certificate = x509.load_pem_x509_certificate(row[2].encode("ascii"))
+        issued_key = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        if not hmac.compare_digest(issued_key, public_key):
+            return None
+        return str(row[0]), str(row[1]), certificate
 
     # ------------------------------------------------------------------------------------------- certificates
 

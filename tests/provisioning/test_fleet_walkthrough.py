@@ -410,6 +410,12 @@ def test_enrollment_over_curl_one_time_expiring_site_bound(world: World, tmp_pat
     key_of_csr = run("openssl", "pkey", "-in", tmp_path / "curl.key", "-pubout").stdout
     assert key_of_cert == key_of_csr  # the certificate is for the key that never left "the terminal"
 
+    # The token is spent, but the terminal that holds the key can fetch its answer again (lost on the way, say).
+    status, again = _curl(world, "/v1/enroll/recover", {"token": token, "csr": csr})
+    assert status == 200, again
+    assert (again["device_id"], again["certificate"]) == (grant["device_id"], grant["certificate"])
+    status, other = _curl(world, "/v1/enroll/recover", {"token": token, "csr": _csr(tmp_path, "another-key")})
+    assert (status, other["error"]) == (403, "token_used")
     refusals = {
         "token_used": {"token": token, "csr": csr},
         "token_expired": {"token": new_token(past=True), "csr": csr},

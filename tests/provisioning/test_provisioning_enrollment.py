@@ -461,3 +461,48 @@ def test_the_service_certificate_carries_the_names_terminals_use(tmp_path: Path)
             _names_check(port, root, "elsewhere.example")
         leaf = x509.load_pem_x509_certificate(ssl.get_server_certificate(("127.0.0.1", port)).encode())
         assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "enroll.fleet.example"
+
+
+class _AnswerLostOnce(httpx.AsyncBaseTransport):
+    """The service handles the first enrollment request, but its answer never reaches the terminal."""
+
+    def __init__(self, app: httpx.AsyncBaseTransport) -> None:
+        self._app = app
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._app.handle_async_request(request)
+        if request.url.path == "/v1/enroll" and not self.lost:
+            self.lost += 1
+            await response.aclose()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+def test_an_enrollment_whose_answer_was_lost_is_completed_by_running_it_again(tmp_path: Path) -> None:
+    fleet = new_fleet(tmp_path / "fleet")
+    app = provisioning.create_enrollment_app(fleet, fleet.unlock(PASSPHRASE))
+    transport = _AnswerLostOnce(httpx.ASGITransport(app=app))
+    state, secret = tmp_path / "state", token(fleet)
+
+    def enroll() -> provisioning.Enrolled:
+        return asyncio.run(
+            provisioning.enroll(
+                server_url="https://enroll.example:8443",
+                token=secret,
+                ca_fingerprint=fleet.root_fingerprint,
+                state_dir=state,
+                transport=transport,
+            )
+        )
+
+    with pytest.raises(provisioning.ServiceUnavailable):
+        enroll()
+    assert transport.lost == 1
+    [spent] = fleet.store.tokens()
+    assert spent.used_at is not None  # the fleet did enroll the terminal
+    assert not (state / "device.pem").exists()
+    enrolled = enroll()  # the installer runs the same command again
+    assert enrolled.identity.device_id == spent.device_id
+    assert load_identity(state).device_id == spent.device_id
+    assert [d.device_id for d in fleet.store.devices()] == [spent.device_id]

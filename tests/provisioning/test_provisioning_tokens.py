@@ -55,6 +55,41 @@ def test_a_token_works_exactly_once(fleet: Fleet) -> None:
     assert used.used_at is not None
 
 
+def test_the_terminal_that_used_a_token_can_fetch_its_answer_again(fleet: Fleet, clock: Clock) -> None:
+    # The first answer may be lost on a weak link after the fleet spent the token. The token stays spent (enrolling
+    # with it again is refused, whatever the key), but the terminal that holds the key can ask for the answer.
+    authority = fleet.unlock(PASSPHRASE)
+    secret, key = token(fleet, "79/760/team-3"), generate_key()
+    with pytest.raises(TokenRejected) as early:
+        fleet.recover_enrollment(authority, token=secret, csr_pem=make_csr(key))
+    assert early.value.reason is TokenRejection.UNUSED
+    first = fleet.enroll(authority, token=secret, csr_pem=make_csr(key))
+    with pytest.raises(TokenRejected) as again:
+        fleet.enroll(authority, token=secret, csr_pem=make_csr(key))
+    assert again.value.reason is TokenRejection.USED
+    clock.advance(dt.timedelta(hours=2))  # past the token's own expiry, within a day of its use
+    recovered = fleet.recover_enrollment(authority, token=secret, csr_pem=make_csr(key))
+    assert (recovered.device_id, recovered.site, recovered.certificate) == (
+        first.device_id,
+        first.site,
+        first.certificate,
+    )
+    assert [d.device_id for d in fleet.store.devices()] == [first.device_id]
+    with pytest.raises(TokenRejected) as other_key:
+        fleet.recover_enrollment(authority, token=secret, csr_pem=make_csr(generate_key()))
+    assert other_key.value.reason is TokenRejection.USED
+    with pytest.raises(TokenRejected):
+        fleet.recover_enrollment(authority, token="cccd-enroll-made-up", csr_pem=make_csr(key))
+    clock.advance(dt.timedelta(hours=23))
+    with pytest.raises(TokenRejected):
+        fleet.recover_enrollment(authority, token=secret, csr_pem=make_csr(key))
+    revoked_secret, revoked_key = token(fleet), generate_key()
+    revoked = fleet.enroll(authority, token=revoked_secret, csr_pem=make_csr(revoked_key))
+    fleet.revoke(revoked.device_id)
+    with pytest.raises(TokenRejected):
+        fleet.recover_enrollment(authority, token=revoked_secret, csr_pem=make_csr(revoked_key))
+
+
 def test_tokens_expire(fleet: Fleet, clock: Clock) -> None:
     secret = token(fleet, ttl=dt.timedelta(minutes=10))
     clock.advance(dt.timedelta(minutes=10))
