@@ -381,13 +381,20 @@ async def run_pace(
     """Run PACE with ``key`` as ``info`` (from EF.CardAccess) announces it; returns the secure channel (SSC 0).
 
     ``send_parameter_id`` adds the ``84`` object to MSE:Set AT; ICAO requires it when the chip offers more than one
-    set of domain parameters, and some chips want it always. A refused password raises WrongAccessKey; a chip that
-    refuses the protocol raises ProtocolNotSupported (the caller falls back to BAC).
+    set of domain parameters, and some chips want it always (a refusal without it is retried once with it). A
+    refused password raises WrongAccessKey; a chip that refuses the protocol raises ProtocolNotSupported (the caller
+    falls back to BAC).
     """
     protocol = PaceProtocol.from_info(info)
     suite, group = protocol.suite, protocol.group
     exchange = _Exchange(transmit, key)
-    await exchange.mse_set_at(mse_set_at_data(protocol, key.password_type, send_parameter_id=send_parameter_id))
+    try:
+        await exchange.mse_set_at(mse_set_at_data(protocol, key.password_type, send_parameter_id=send_parameter_id))
+    except ProtocolNotSupported:
+        if send_parameter_id:
+            raise
+        # The parameter id is optional with one PACEInfo, but some chips refuse MSE:Set AT without it: once more.
+        await exchange.mse_set_at(mse_set_at_data(protocol, key.password_type, send_parameter_id=True))
 
     # Step 1: the encrypted nonce.
     answer = await exchange.general_authenticate(b"", last=False, step="GENERAL AUTHENTICATE (nonce)")

@@ -289,10 +289,21 @@ def test_bsi_worked_example_intermediate_values() -> None:
 
 @pytest.mark.parametrize("sw", ["6982", "6985", "6A80", "6A86", "6A88", "6D00"])
 async def test_refusal_at_mse_set_at_is_protocol_not_supported(sw: str) -> None:
-    card = ScriptedCard([(G1_EXCHANGE[0][0], sw)])
+    # Refused without the parameter id, then with it: the chip does not do this PACE.
+    card = ScriptedCard([(G1_EXCHANGE[0][0], sw), ("0022C1A412800A04007F0007020204020283010184010D", sw)])
     with pytest.raises(ProtocolNotSupported) as info:
         await run_pace(card, G1_MRZ, _g1_info(), rng=ReplayRng())
     assert info.value.sw == int(sw, 16)
+    assert card.done
+
+
+async def test_a_chip_that_wants_the_parameter_id_gets_it_on_a_second_try() -> None:
+    card = ScriptedCard(
+        [(G1_EXCHANGE[0][0], "6A80"), ("0022C1A412800A04007F0007020204020283010184010D", "9000"), *G1_EXCHANGE[1:]]
+    )
+    result = await run_pace(card, G1_MRZ, _g1_info(), rng=ReplayRng(SK_MAP_IFD, SK_DH_IFD))
+    assert result.channel.sm.keys.k_enc.hex().upper() == "F5F0E35C0D7161EE6724EE513A0D9A7F"
+    assert card.done
 
 
 @pytest.mark.parametrize("sw", ["6982", "6985", "6A80"])
