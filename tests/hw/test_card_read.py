@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from cccd.cli import app
 from hw import PcscReader, ReaderState
-from hw._reader_pcscd import VPCD_READER, PcscDaemon, pcscd_usable
+from hw._reader_pcscd import VPCD_READER, PcscDaemon
 from hw.sim import ChipFaults, TestPki, VirtualChip, citizen, personalise
 from hw.sim._personalise import CardProfile, encode_com, encode_dg15
 from hw.sim._pki import lds_security_object
@@ -31,16 +31,6 @@ from mrtd._files import FileId
 from mrtd._tlv import encode_tlv
 
 pytestmark = pytest.mark.pcscd
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscDaemon]:
-    if not pcscd_usable():
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
-    daemon = PcscDaemon()
-    daemon.ensure(wait_for_reader=VPCD_READER)
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 
 import mrtd
 from hw import CardReader, CardRemoved, MemoryReader, NoCard, PcscReader, ReaderState, ReaderUnavailable
-from hw._reader_pcscd import VPCD_READER, PcscDaemon, pcscd_usable
+from hw._reader_pcscd import VPCD_READER, PcscDaemon
 from hw.sim import ChipFaults, TestPki, VirtualChip, citizen, personalise
 from hw.sim._personalise import CardProfile
 from hw.sim._vpcd import VpcdCard
@@ -61,16 +61,6 @@ class Rig:
     async def remove(self) -> None:
         self.take()
         await wait_for(self.reader, ReaderState.EMPTY)
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscDaemon]:
-    if not pcscd_usable():
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
-    daemon = PcscDaemon()
-    daemon.ensure(wait_for_reader=VPCD_READER)
-    yield daemon
-    daemon.stop()
 
 
 @pytest.fixture(params=["memory", pytest.param("pcscd", marks=pytest.mark.pcscd)])

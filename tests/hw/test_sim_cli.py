@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from typer.testing import CliRunner
 
 from agent._cccd_qr import parse_cccd_qr
 from cccd.cli import app
-from hw._reader_pcscd import PcscDaemon, pcscd_usable
+from hw._reader_pcscd import PcscDaemon
 from hw.sim import Citizen
 
 CCCD = [str(Path(sys.executable).with_name("cccd"))]
@@ -45,16 +44,6 @@ def test_a_port_outside_1_to_65535_is_a_usage_error(port: str) -> None:
     result = CliRunner().invoke(app, ["sim", "card", "--port", port])
     assert result.exit_code == 2
     assert "--port" in result.output
-
-
-@pytest.fixture
-def pcscd() -> Iterator[PcscDaemon]:
-    if not pcscd_usable():
-        pytest.skip("pcscd and vsmartcard-vpcd are not installed")
-    daemon = PcscDaemon()
-    daemon.ensure()
-    yield daemon
-    daemon.stop()
 
 
 @pytest.mark.pcscd
