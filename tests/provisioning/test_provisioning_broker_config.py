@@ -29,16 +29,6 @@ from provisioning._pki import build_crl, crl_pem, generate_key
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, clock: Clock) -> Fleet:
-    return new_fleet(tmp_path / "fleet", clock=clock)
-
-
-@pytest.fixture
 def layout(fleet: Fleet, tmp_path: Path) -> BrokerLayout:
     settings = BrokerSettings(port=18883, hosts=("broker.fleet.example", "192.0.2.10"))
     return write_broker_config(fleet, fleet.unlock(PASSPHRASE), tmp_path / "broker", settings)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from provkit import PASSPHRASE, Clock, new_fleet, token
+from provkit import PASSPHRASE, Clock, token
 
 import provisioning
 from provisioning import (
@@ -39,16 +39,6 @@ from provisioning._pki import cert_pem, generate_key, plain_key
 from provisioning._service import grant_json
 
 URL = "https://enroll.test:8443"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, clock: Clock) -> Fleet:
-    return new_fleet(tmp_path / "fleet", clock=clock)
 
 
 @pytest.fixture

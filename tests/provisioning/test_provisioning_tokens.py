@@ -29,16 +29,6 @@ from provisioning._files import write_atomic
 from provisioning._pki import generate_key
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fleet(tmp_path: Path, clock: Clock) -> Fleet:
-    return new_fleet(tmp_path / "fleet", clock=clock)
-
-
 def _enroll(fleet: Fleet, secret: str) -> str:
     return fleet.enroll(fleet.unlock(PASSPHRASE), token=secret, csr_pem=make_csr(generate_key())).device_id
 
