@@ -291,10 +291,16 @@ def render_mosquitto_conf(layout: BrokerLayout, settings: BrokerSettings, *, dyn
 
 
 def render_emqx(
-    layout: BrokerLayout, settings: BrokerSettings, *, revoked: Sequence[str], crl_url: str | None = None
+    layout: BrokerLayout,
+    settings: BrokerSettings,
+    *,
+    revoked: Sequence[str],
+    crl_url: str | None = None,
+    without_crl_url: int = 0,
 ) -> dict[str, str]:
     """The EMQX 5 equivalent (files only; the fleet tools do not run EMQX). ``crl_url``: the fleet's CRL
-    distribution point, from which EMQX fetches the CRL itself."""
+    distribution point, from which EMQX fetches the CRL itself; ``without_crl_url``: active terminals whose
+    certificates predate it, for whom EMQX's check (which fails closed) must stay off."""
     d = layout
     internal_host, internal_port = settings.internal
     uplink = [c for c in Channel if c.direction is Direction.UPLINK]
@@ -310,6 +316,18 @@ def render_emqx(
         revocation = (
             "* Revocation: this fleet's certificates name no CRL distribution point (`cccd fleet init --crl-url`\n"
             "  sets one for a new fleet), so EMQX's CRL check does not see the fleet's CRL."
+        )
+    elif without_crl_url:
+        crl_check = "false"
+        crl_comment = (
+            f"      # {without_crl_url} terminal certificate(s) issued before {crl_url} became the CRL distribution\n"
+            "      # point name none; checking would refuse them (it fails closed). Run `cccd fleet broker-config`\n"
+            "      # again once they are renewed: it turns the check on."
+        )
+        revocation = (
+            f"* Revocation: new certificates name {crl_url} as their CRL distribution point, but {without_crl_url}\n"
+            "  terminal(s) still use older ones, so EMQX's CRL check stays off until they renew (then run\n"
+            "  `cccd fleet broker-config` again)."
         )
     else:
         crl_check = "true"
@@ -449,7 +467,10 @@ def install_revocation_state(fleet: Fleet, layout: BrokerLayout) -> None:
     write_atomic(layout.acl, render_acl(revoked=revoked).encode(), mode=PUBLIC_MODE)
     if layout.emqx.exists():
         settings = _settings_from_manifest(layout)
-        for name, text in render_emqx(layout, settings, revoked=revoked, crl_url=fleet.crl_url).items():
+        url = fleet.crl_url
+        pending = len(fleet.terminals_without_crl_url()) if url is not None else 0
+        emqx = render_emqx(layout, settings, revoked=revoked, crl_url=url, without_crl_url=pending)
+        for name, text in emqx.items():
             write_atomic(layout.emqx / name, text.encode(), mode=PUBLIC_MODE)
 
 

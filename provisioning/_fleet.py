@@ -53,6 +53,7 @@ from provisioning._pki import (
     check_crl,
     common_name,
     crl_pem,
+    distribution_points,
     encrypt_key,
     fingerprint,
     generate_key,
@@ -235,7 +236,7 @@ class Fleet:
         crl_url: str | None = None,
     ) -> Fleet:
         """Create the root and issuing CA, the canary, an empty CRL and the database. With ``crl_url`` every
-        certificate names it as its CRL distribution point (fixed for the fleet's life: certificates carry it)."""
+        certificate names it as its CRL distribution point (it cannot change afterwards: certificates carry it)."""
         if len(passphrase) < MIN_PASSPHRASE:
             raise InvalidRequest(f"the CA passphrase needs at least {MIN_PASSPHRASE} characters")
         if crl_url is not None:
@@ -336,6 +337,32 @@ class Fleet:
     def crl_url(self) -> str | None:
         """Where the fleet's CRL is published, named in every certificate; None when the fleet has no such URL."""
         return self.store.get_meta("crl_url")
+
+    def set_crl_url(self, authority: Authority, url: str) -> None:
+        """Name ``url`` as the CRL distribution point of every certificate issued from now on, and sign the CRL for
+        it. Terminals enrolled before carry it from their next renewal (:meth:`terminals_without_crl_url`)."""
+        check_crl_url(url)
+        current = self.crl_url
+        if current is not None and current != url:
+            raise InvalidRequest(f"the fleet's certificates already name {current} as their CRL distribution point")
+        self.store.set_meta("crl_url", url)
+        self.write_crl(authority)
+
+    def terminals_without_crl_url(self) -> list[str]:
+        """Active terminals whose current certificate does not name the fleet's CRL URL (issued before it was set):
+        a broker that checks CRLs only through distribution points and fails closed would refuse them."""
+        url, now = self.crl_url, self.clock()
+        missing = []
+        for device in self.store.devices():
+            if device.state is not DeviceState.ACTIVE or device.certificate_serial is None:
+                continue
+            if device.certificate_not_after is not None and device.certificate_not_after <= now:
+                continue
+            record = self.store.certificate(device.certificate_serial)
+            names = distribution_points(x509.load_pem_x509_certificate(record.pem)) if record is not None else []
+            if url is None or url not in names:
+                missing.append(device.device_id)
+        return missing
 
     @property
     def broker_address(self) -> tuple[str, int]:

@@ -266,6 +266,20 @@ def issue(
     return builder.sign(authority.key, hashes.SHA256())
 
 
+def distribution_points(cert: x509.Certificate) -> list[str]:
+    """The URLs a certificate names as its CRL distribution points."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        str(name.value)
+        for point in points
+        for name in point.full_name or ()
+        if isinstance(name, x509.UniformResourceIdentifier)
+    ]
+
+
 def load_csr(pem: bytes | str) -> ec.EllipticCurvePublicKey:
     """The public key of a certificate signing request, after checking its proof of possession.
 

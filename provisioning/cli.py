@@ -155,7 +155,7 @@ def init(
         typer.Option(
             "--crl-url",
             help="http://HOST[:PORT]/PATH where `fleet serve --crl-listen` will publish the CRL; every certificate "
-            "names it (for EMQX's CRL check). Fixed for the fleet's life.",
+            "names it (for EMQX's CRL check). It cannot change once set (`fleet crl-url` sets it later).",
         ),
     ] = None,
     json_output: JsonFlag = False,
@@ -323,6 +323,31 @@ def broker_config(
             highlight=False,
         )
         err.print(escape(f"Central server identity: {layout.client_cert} and {layout.client_key}"), highlight=False)
+
+
+@fleet_app.command("crl-url")
+def crl_url_command(
+    url: Annotated[str, typer.Argument(help="http://HOST[:PORT]/PATH where `fleet serve --crl-listen` publishes it.")],
+    fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
+    passphrase_file: PassphraseFile = None,
+) -> None:
+    """Name URL as the CRL distribution point of every certificate issued from now on (for brokers that fetch the CRL
+    themselves, such as EMQX); terminals enrolled before carry it from their next renewal."""
+    try:
+        check_crl_url(url)
+    except InvalidRequest as exc:
+        raise typer.BadParameter(str(exc), param_hint="URL") from exc
+    with _errors():
+        fleet = Fleet.open(fleet_dir)
+        fleet.set_crl_url(fleet.unlock(_passphrase(passphrase_file)), url)
+        pending = fleet.terminals_without_crl_url()
+    err.print(escape(f"CRL distribution point: {url}."), highlight=False)
+    if pending:
+        err.print(
+            f"{len(pending)} active terminal(s) carry it from their next renewal; until then EMQX's CRL check stays "
+            "off (run `cccd fleet broker-config` again afterwards).",
+            highlight=False,
+        )
 
 
 @fleet_app.command("list")

@@ -101,6 +101,18 @@ def test_init_refuses_a_crl_url_that_is_not_plain_http_with_a_path(env: dict[str
     assert not Path(env["CCCD_FLEET_DIR"]).exists()
 
 
+def test_crl_url_names_the_distribution_point_of_an_existing_fleet(env: dict[str, str], fleet: Fleet) -> None:
+    code, _, stderr = run_cli("fleet", "crl-url", "https://crl.example/v1/crl", env=env)
+    assert code == 2
+    assert "URL" in stderr
+    code, _, stderr = run_cli("fleet", "crl-url", "http://crl.example:8080/v1/crl", env=env)
+    assert code == 0, stderr
+    assert Fleet.open(Path(env["CCCD_FLEET_DIR"])).crl_url == "http://crl.example:8080/v1/crl"
+    code, _, stderr = run_cli("fleet", "crl-url", "http://other.example/v1/crl", env=env)
+    assert code == 1
+    assert "already name" in stderr
+
+
 def test_serve_cannot_publish_a_crl_the_fleet_has_no_url_for(env: dict[str, str], fleet: Fleet) -> None:
     listen, crl_listen = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     code, _, stderr = run_cli("fleet", "serve", "--listen", listen, "--crl-listen", crl_listen, env=env)

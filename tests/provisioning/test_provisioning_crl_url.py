@@ -189,3 +189,36 @@ def test_any_request_head_gets_an_http_answer(head: bytes) -> None:
     response = answer(head + b"\r\n\r\n", path="/v1/crl", crl=lambda: b"crl")
     assert response.startswith(b"HTTP/1.1 ")
     assert b"\r\n\r\n" in response
+
+
+def test_a_url_set_later_reaches_every_terminal_at_renewal_and_only_then_turns_on_emqx(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    authority = fleet.unlock(PASSPHRASE)
+    settings = BrokerSettings(port=18883, hosts=("broker.example",))
+    old_key = generate_key()
+    old = fleet.enroll(authority, token=token(fleet), csr_pem=make_csr(old_key))
+    url = "http://crl.example:8080/v1/crl"
+    fleet.set_crl_url(authority, url)
+    assert fleet.crl_url == url
+    published = fleet.published_crl()
+    assert published is not None
+    assert published.extensions.get_extension_for_class(x509.IssuingDistributionPoint).critical
+    new = fleet.enroll(authority, token=token(fleet), csr_pem=make_csr(generate_key()))
+    assert _distribution_points(new.certificate) == [url]
+    assert fleet.terminals_without_crl_url() == [old.device_id]
+
+    layout = write_broker_config(fleet, authority, tmp_path / "broker", settings)
+    conf = (layout.emqx / "emqx.conf").read_text()
+    assert "enable_crl_check = false" in conf
+    assert "1 terminal certificate(s) issued before" in conf
+
+    renewed = fleet.renew(authority, current=old.certificate, csr_pem=make_csr(generate_key()))
+    assert _distribution_points(renewed.certificate) == [url]
+    assert fleet.terminals_without_crl_url() == []
+    layout = write_broker_config(fleet, authority, tmp_path / "broker", settings)
+    assert (layout.emqx / "emqx.conf").read_text().count("enable_crl_check = true") == 2
+
+    with pytest.raises(InvalidRequest, match="already name"):
+        fleet.set_crl_url(authority, "http://elsewhere.example/v1/crl")
+    fleet.set_crl_url(authority, url)  # the same URL again changes nothing
