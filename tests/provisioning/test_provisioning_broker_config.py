@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from provkit import PASSPHRASE, Clock, new_fleet, run_cli, token
+from pyhocon import ConfigFactory
 
 import wire
 from provisioning import (
@@ -112,6 +113,26 @@ def test_emqx_equivalent_is_written(layout: BrokerLayout) -> None:
     acl = (layout.emqx / "acl.conf").read_text()
     assert '{allow, all, publish, ["cccd/v1/${username}/result"' in acl
     assert acl.rstrip().endswith("{deny, all}.")
+
+
+def test_emqx_reads_its_configuration_as_we_mean_it(layout: BrokerLayout) -> None:
+    # pyhocon, a HOCON reader that shares nothing with us, sees the settings at the paths EMQX 5 reads them from.
+    conf = ConfigFactory.parse_file(str(layout.emqx / "emqx.conf"))
+    for listener, bind in (("default", "0.0.0.0:18883"), ("internal", "127.0.0.1:18884")):
+        ssl = conf.get(f"listeners.ssl.{listener}.ssl_options")
+        assert conf.get(f"listeners.ssl.{listener}.bind") == bind
+        assert (ssl["verify"], ssl["fail_if_no_peer_cert"]) == ("verify_peer", True)
+        assert ssl["enable_crl_check"] is False  # no distribution point in this fleet's certificates
+        for name in ("cacertfile", "certfile", "keyfile"):
+            assert Path(ssl[name]).is_file(), name
+    assert [conf.get(f"listeners.{kind}.default.enable") for kind in ("tcp", "ws", "wss")] == [False] * 3
+    assert (conf.get("mqtt.peer_cert_as_username"), conf.get("mqtt.peer_cert_as_clientid")) == ("cn", "cn")
+    assert conf.get("zones.internal.mqtt.peer_cert_as_clientid") == "disabled"
+    assert conf.get("listeners.ssl.internal.zone") == "internal"
+    assert conf.get("authorization.no_match") == "deny"
+    [source] = conf.get("authorization.sources")
+    assert (source["type"], source["enable"]) == ("file", True)
+    assert Path(source["path"]) == layout.emqx / "acl.conf"
 
 
 def test_revocation_rewrites_crl_and_acl_in_place(fleet: Fleet, layout: BrokerLayout) -> None:
