@@ -572,8 +572,9 @@ class _RegionSearch:
 
 
 def _repaired_reads(view: _View) -> Iterator[Attempt]:
-    """zxing on the close-up made square from three finder patterns found (a steep tilt), then with its finder patterns
-    repaired (enlarged first when its modules may be tiny)."""
+    """zxing on the close-up made square from three finder patterns found (a steep tilt), then stretched one way (a
+    tilt too steep for three finders to be found), then with its finder patterns repaired (enlarged first when its
+    modules may be tiny)."""
     if max(view.image.shape) < 320:
         enlarged = resample(np.ascontiguousarray(view.image), 2.0)
         view = _View(enlarged, view.scale * enlarged.shape[1] / view.image.shape[1], view.offset)
@@ -583,6 +584,7 @@ def _repaired_reads(view: _View) -> Iterator[Attempt]:
     for rectified, affine in rectifications(image, finders):
         decoded, failed = _read(_View(rectified, view.scale, view.offset, affine), _FAST, "rectified")
         yield Attempt("rectified", tuple(decoded), bool(failed))
+    yield from _stretched_reads(view)
     for repair in finder_repairs(image, dark, finders):
         # A nudged repair is one of many small variations: one binarizer each keeps their cost bounded.
         for binarizer in (_LA,) if repair.nudged else (_LA, _GH):
@@ -590,6 +592,20 @@ def _repaired_reads(view: _View) -> Iterator[Attempt]:
                 _View(repair.image, view.scale, view.offset), _Read(binarizer=binarizer), "finder_repair"
             )
             yield Attempt("finder_repair", tuple(decoded), bool(failed))
+
+
+def _stretched_reads(view: _View) -> Iterator[Attempt]:
+    """zxing on the close-up stretched twice as wide, then twice as tall: a steep tilt squeezes the modules one way,
+    often too far for zxing to find the finder patterns that would let it (or :func:`rectifications`) square them."""
+    image = np.ascontiguousarray(view.image)
+    height, width = image.shape
+    for sx, sy in ((2, 1), (1, 2)):
+        if max(width * sx, height * sy) > _MAX_UPSCALED_REGION_SIDE:
+            continue
+        stretched = np.asarray(Image.fromarray(image).resize((width * sx, height * sy), Image.Resampling.BICUBIC))
+        back = (1 / sx, 0.0, 0.0, 0.0, 1 / sy, 0.0)  # stretched pixels to the close-up's
+        decoded, failed = _read(_View(stretched, view.scale, view.offset, back), _FAST, "stretched")
+        yield Attempt("stretched", tuple(decoded), bool(failed))
 
 
 def _located_squares(view: _View) -> list[Box]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 import segno
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from agent import (
     FALLBACKS,
@@ -179,6 +179,27 @@ def _symbol_image(text: str, *, module: int, margin: int, ec: str = "m") -> np.n
     matrix = np.asarray(segno.make_qr(text, error=ec, boost_error=False).matrix, dtype=np.uint8)
     image = np.where(np.kron(matrix, np.ones((module, module), dtype=np.uint8)) > 0, 30, 225).astype(np.uint8)
     return np.ascontiguousarray(np.pad(image, margin, constant_values=225))
+
+
+@pytest.mark.parametrize("blur", [0.0, 0.6])
+def test_a_code_squeezed_one_way_is_stretched_back(blur: float) -> None:
+    # Seen from far to the side, a QR keeps its height and loses more than half its width: 2.3-pixel modules one
+    # way, 6 the other. zxing finds no finder pattern in it; the close-up stretched twice as wide reads.
+    sharp = _symbol_image(TEXT, module=6, margin=60)
+    height, width = sharp.shape
+    squeezed = Image.fromarray(sharp).resize((round(width / 2.6), height), Image.Resampling.BOX)
+    image = np.ascontiguousarray(np.asarray(squeezed.filter(ImageFilter.GaussianBlur(blur)) if blur else squeezed))
+    strategies = []
+    for attempt in iter_decode_attempts(image):
+        strategies.append(attempt.strategy)
+        if attempt.symbols:
+            break
+    assert strategies[-1] == "stretched"  # every pass before it failed
+    (symbol,) = attempt.symbols
+    assert symbol.text == TEXT
+    # Its corners come back in the image's own coordinates: the squeezed symbol, not the stretched close-up.
+    expected = (60 / 2.6, 60, (width - 60) / 2.6, height - 60)
+    assert all(abs(got - want) <= 3 for got, want in zip(symbol.box, expected, strict=True)), symbol.box
 
 
 @pytest.mark.parametrize("corner", ["top_left", "top_right", "bottom_left"])
