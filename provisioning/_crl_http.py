@@ -65,7 +65,7 @@ async def start_crl_publisher(fleet: Fleet, *, host: str, port: int) -> asyncio.
     """Listen on ``host:port`` and answer requests for the path of the fleet's CRL URL."""
     url = fleet.crl_url
     if url is None:
-        raise ServiceUnavailable("the fleet has no CRL URL to publish at (it is chosen at `cccd fleet init --crl-url`)")
+        raise ServiceUnavailable("the fleet has no CRL URL to publish at (set one with `cccd fleet crl-url URL`)")
     path = urllib.parse.urlsplit(url).path
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -24,7 +24,7 @@ from provisioning._errors import DeviceNotFound, TokenRejected, TokenRejection
 from provisioning._pki import Role, cert_pem
 
 # How long after a token's use the terminal that used it can fetch its answer again (the first may have been lost).
-REPLAY_WINDOW = dt.timedelta(hours=24)
+RECOVERY_WINDOW = dt.timedelta(hours=24)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -241,7 +241,7 @@ class FleetStore:
     def recover(self, token_hash: str, *, public_key: bytes, now: dt.datetime) -> tuple[str, str, x509.Certificate]:
         """What a used token gave, for the terminal that used it: ``(device_id, site, certificate)`` when the
         certificate is on ``public_key`` (SubjectPublicKeyInfo, DER), the token was used at most
-        :data:`REPLAY_WINDOW` ago and the terminal is active. Anything else is the token's refusal as it stands."""
+        :data:`RECOVERY_WINDOW` ago and the terminal is active. Anything else is the token's refusal as it stands."""
         with self._connect() as conn:
             row = conn.execute("SELECT expires_at, used_at FROM tokens WHERE hash = ?", (token_hash,)).fetchone()
             if row is None:
@@ -258,7 +258,7 @@ class FleetStore:
     def _enrollment_of(
         conn: sqlite3.Connection, token_hash: str, *, public_key: bytes, now: dt.datetime, used_at: int
     ) -> tuple[str, str, x509.Certificate] | None:
-        if _ts(now) - used_at > int(REPLAY_WINDOW.total_seconds()):
+        if _ts(now) - used_at > int(RECOVERY_WINDOW.total_seconds()):
             return None
         row = conn.execute(
             "SELECT d.id, d.site, c.pem FROM tokens t JOIN devices d ON d.id = t.device_id"
