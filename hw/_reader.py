@@ -68,6 +68,12 @@ class CardConnection(Protocol):
         """Whether the card accepts extended Lc/Le (so a whole file can be read with one command)."""
         ...
 
+    @property
+    def short_apdus_only(self) -> bool:
+        """Whether the link cannot carry an extended-length APDU at all (T=0, or a driver limited to short APDUs):
+        a long answer then comes only through ``61xx`` and GET RESPONSE."""
+        ...
+
     async def transmit(self, command: bytes) -> bytes:
         """Send a command APDU, return the response APDU. Raises CardRemoved when the card has gone."""
         ...

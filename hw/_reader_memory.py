@@ -125,6 +125,10 @@ class MemoryConnection:
     def extended_length(self) -> bool:
         return atr_supports_extended_length(self._card.atr)
 
+    @property
+    def short_apdus_only(self) -> bool:
+        return False  # in-process, any APDU reaches the chip as it is
+
     async def transmit(self, command: bytes) -> bytes:
         if self._reader.card is not self._card:
             raise CardRemoved()

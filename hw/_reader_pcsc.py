@@ -1,20 +1,25 @@
 """The PC/SC reader adapter: pyscard's raw ``SCard*`` calls over pcscd, each run in the adapter's own thread.
 
-pyscard blocks, so every call runs on a single-thread executor owned by the adapter (a PC/SC context is used from
-one thread only); the event loop never blocks. Each connection establishes its own context, so a pcscd restart or
-an unplugged reader costs one failed attempt, not a dead adapter; ``events()`` re-establishes its context and
-reports the reader as unavailable until it is back. Connections are exclusive. A card that leaves mid-exchange
-surfaces as :class:`~hw.CardRemoved`, whatever status the stack reports for it. An answer split by a T=0 card
-(``61xx``) is gathered with GET RESPONSE here, so the chip core sees whole answers whatever the protocol.
+pyscard blocks, so every call runs on a thread owned by the adapter (a PC/SC context is used from one thread
+only); the event loop never blocks. A card (or a driver) that stops answering would block that thread for good: a
+command gets a deadline, after which the read ends as if the card had left and the stuck thread is abandoned (a
+daemon thread, so neither Ctrl-C nor the end of the program waits for it). Each connection establishes its own
+context, so a pcscd restart or an unplugged reader costs one failed attempt, not a dead adapter; ``events()``
+re-establishes its context and reports the reader as unavailable until it is back. Connections are exclusive. A
+card that leaves mid-exchange surfaces as :class:`~hw.CardRemoved`, whatever status the stack reports for it. An
+answer split by a T=0 card (``61xx``) is gathered with GET RESPONSE here, so the chip core sees whole answers
+whatever the protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import queue
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -36,6 +41,11 @@ T = TypeVar("T")
 _MAX_GET_RESPONSES = 260
 # The longest short APDU (4 + 1 + 255 + 1): a reader whose driver says it takes no more exchanges short APDUs only.
 _SHORT_APDU_MAX = 261
+# How long one command (with its GET RESPONSE pieces) may take. A slow chip signs with RSA-2048 in about a second
+# and readers give up on a mute card by themselves within a few; past this the card is treated as gone.
+TRANSMIT_TIMEOUT_S = 10.0
+# Releasing a connection after a command timed out, or on Ctrl-C, must not wait behind the stuck command for long.
+_CLEANUP_TIMEOUT_S = 2.0
 
 
 def gather_response(response: bytes, send: Callable[[bytes], bytes]) -> bytes:
@@ -144,17 +154,45 @@ def resolve_reader(readers: list[str], selector: str | int | None) -> str:
     raise ReaderUnavailable(f"{selector!r} names several readers: {', '.join(matches)}")
 
 
+_Job = tuple[Callable[..., Any], tuple[Any, ...], "concurrent.futures.Future[Any]"]
+
+
 class _Worker:
-    """One thread for the PC/SC calls of one context."""
+    """One daemon thread for the PC/SC calls of one context."""
 
     def __init__(self, name: str) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.stuck = False  # a call overran its deadline: the thread is still inside it
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            function, args, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to the awaiting coroutine, which re-raises it
+                future.set_exception(exc)
+
+    def post(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``function(*args)`` without waiting: it runs in order, even after a call that is stuck for now."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((function, args, future))
+        return future
+
+    async def run(self, function: Callable[..., T], *args: Any, limit_s: float | None = None) -> T:
+        """``function(*args)`` on the thread; TimeoutError after ``limit_s`` seconds (the call itself goes on)."""
+        if self.stuck:
+            raise TimeoutError("the PC/SC thread is still blocked in an earlier call")
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(self.post(function, *args)), limit_s)
+        except TimeoutError:
+            self.stuck = True
+            raise
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.put(None)
 
 
 async def list_pcsc_readers() -> list[str]:
@@ -256,13 +294,19 @@ class PcscReader:
             max_input = await worker.run(self._max_input, card)
             yield PcscConnection(worker, card, protocol, atr, max_input=max_input)
         finally:
+            # Queued in order behind whatever the thread is doing: after a stuck command they run when it finally
+            # returns (the card or pcscd gives up), so the exclusive hold on the reader is released even then.
+            cleanup = []
             if handle is not None:
-                with contextlib.suppress(Exception):
-                    await worker.run(scard.SCardDisconnect, handle, scard.SCARD_UNPOWER_CARD)
+                cleanup.append(worker.post(scard.SCardDisconnect, handle, scard.SCARD_UNPOWER_CARD))
             if context is not None:
-                with contextlib.suppress(Exception):
-                    await worker.run(scard.SCardReleaseContext, context)
+                cleanup.append(worker.post(scard.SCardReleaseContext, context))
             worker.close()
+            if cleanup and not worker.stuck:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        asyncio.gather(*(asyncio.wrap_future(f) for f in cleanup)), _CLEANUP_TIMEOUT_S
+                    )
 
     @staticmethod
     def _connect(context: int, name: str) -> tuple[int, int]:
@@ -308,12 +352,24 @@ class PcscConnection:
     def extended_length(self) -> bool:
         """The card announces extended length in its ATR, and the reader's driver does not limit commands to short
         APDUs (contactless readers built on short-APDU CCID firmware, such as the ACR122U, do)."""
-        if self._max_input is not None and self._max_input <= _SHORT_APDU_MAX:
+        if self.short_apdus_only:
             return False
         return atr_supports_extended_length(self._atr)
 
+    @property
+    def short_apdus_only(self) -> bool:
+        """T=0 has no extended-length transport, and a driver that says so takes short APDUs only."""
+        if self._protocol == scard.SCARD_PROTOCOL_T0:
+            return True
+        return self._max_input is not None and self._max_input <= _SHORT_APDU_MAX
+
     async def transmit(self, command: bytes) -> bytes:
-        return await self._worker.run(self._transmit, command)
+        try:
+            return await self._worker.run(self._transmit, command, limit_s=TRANSMIT_TIMEOUT_S)
+        except TimeoutError:
+            raise CardRemoved(
+                f"the card stopped answering (no answer in {TRANSMIT_TIMEOUT_S:.0f} s); take it away and place it again"
+            ) from None
 
     def _transmit(self, command: bytes) -> bytes:
         return gather_response(self._transmit_one(command), self._transmit_one)

@@ -110,12 +110,14 @@ def session_options(
     portrait: bool,
     selection: FileSelection = FileSelection.FID,
     chip_authentication: bool = True,
+    short_apdus_only: bool = False,
 ) -> SessionOptions:
     files = (*DEFAULT_FILES, FileId.DG2) if portrait else DEFAULT_FILES
     return SessionOptions(
         files=files,
         chip_authentication=chip_authentication,
         read=ReadOptions(selection=selection, extended_length=extended_length),
+        short_apdus_only=short_apdus_only,
     )
 
 
@@ -162,6 +164,7 @@ async def read_and_verify(
                 portrait=portrait,
                 selection=selection,
                 chip_authentication=chip_authentication,
+                short_apdus_only=connection.short_apdus_only or extended is False,
             )
             return await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
 

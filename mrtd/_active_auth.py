@@ -3,7 +3,9 @@
 Verifying the signature against DG15 is ``mrtd._aa_verify``. What matters here is the Le: chips disagree on what
 they accept, and a wrong Le gives an empty or truncated signature rather than an error (AndyQ/NFCPassportReader#223:
 Le = 65536 returns nothing on some Chinese passports, Le = 256 truncates on some Australian ones). So the Le is
-sized from the DG15 key when it is known, and a short answer is retried once with the other form.
+sized from the DG15 key when it is known, and a short answer is retried once with the other form. An extended Le
+is sent only over a link that carries extended length: a T=0 chip (or a reader) without it answers ``6700`` in
+clear, which ends secure messaging, while a short Le 00 gets the whole protected answer through ``61xx`` chaining.
 """
 
 from __future__ import annotations
@@ -27,24 +29,35 @@ def signature_length(*, rsa_modulus_bytes: int | None = None, ec_field_bytes: in
     return None
 
 
-def _first_le(expected: int | None, *, secure: bool) -> int:
+def needs_long_answer(expected: int | None, *, secure: bool) -> bool:
+    """Whether the (protected) signature is too long for a short response: then the Le form is a guess."""
+    return expected is not None and secure and expected > SHORT_SM_MAX_LE
+
+
+def _first_le(expected: int | None, *, secure: bool, extended: bool) -> int:
     if expected is None:
         return 256
-    if secure and expected > SHORT_SM_MAX_LE:
+    if needs_long_answer(expected, secure=secure):
+        if not extended:
+            return 256  # short Le 00: the chip sends the rest through 61xx
         # The protected answer no longer fits a short response (ICAO 9303-11 §6.1.4 note): extended length.
         return expected if expected > 256 else _ALL_AVAILABLE
-    return expected
+    return expected if extended else min(expected, 256)
 
 
-async def run_active_authentication(channel: Channel, challenge: bytes, *, expected_length: int | None = None) -> bytes:
+async def run_active_authentication(
+    channel: Channel, challenge: bytes, *, expected_length: int | None = None, extended: bool = True
+) -> bytes:
     """Send INTERNAL AUTHENTICATE with ``challenge`` (8 bytes, bound to the transaction) and return the signature.
 
-    ``expected_length`` comes from ``signature_length`` over the DG15 key. Raises AccessDenied or
+    ``expected_length`` comes from ``signature_length`` over the DG15 key; ``extended`` says whether the link
+    carries extended-length APDUs (without it only short ones are sent). Raises AccessDenied or
     ProtocolNotSupported when the chip refuses, ParseError when it returns no signature.
     """
     if len(challenge) != CHALLENGE_LENGTH:
         raise ValueError(f"the active-authentication challenge must be {CHALLENGE_LENGTH} bytes")
-    le = _first_le(expected_length, secure=channel.secure)
+    le = _first_le(expected_length, secure=channel.secure, extended=extended)
+    forms = (_ALL_AVAILABLE, 256) if extended else (256,)
     tried: set[int] = set()
     best = b""
     for _ in range(3):
@@ -55,7 +68,7 @@ async def run_active_authentication(channel: Channel, challenge: bytes, *, expec
             le = hint
             continue
         if response.sw == StatusWord.WRONG_LENGTH:
-            alternative = _alternative(le, tried)
+            alternative = _alternative(le, tried, forms)
             if alternative is None:
                 break
             le = alternative
@@ -65,7 +78,7 @@ async def run_active_authentication(channel: Channel, challenge: bytes, *, expec
             best = response.data
         if response.data and (expected_length is None or len(response.data) >= expected_length):
             return response.data
-        alternative = _alternative(le, tried)
+        alternative = _alternative(le, tried, forms)
         if alternative is None:
             break
         le = alternative
@@ -74,8 +87,8 @@ async def run_active_authentication(channel: Channel, challenge: bytes, *, expec
     return best
 
 
-def _alternative(le: int, tried: set[int]) -> int | None:
-    for candidate in (_ALL_AVAILABLE, 256):
+def _alternative(le: int, tried: set[int], forms: tuple[int, ...]) -> int | None:
+    for candidate in forms:
         if candidate != le and candidate not in tried:
             return candidate
     return None

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 from mrtd._access_keys import AccessKey, Can, MrzKey, PasswordType, Pin
-from mrtd._active_auth import CHALLENGE_LENGTH, run_active_authentication, signature_length
+from mrtd._active_auth import CHALLENGE_LENGTH, needs_long_answer, run_active_authentication, signature_length
 from mrtd._apdu import Channel, CommandAPDU, MeteredTransmit, PlainChannel, Rng, StatusWord, Transmit
 from mrtd._bac import run_bac
 from mrtd._chip_auth import ChipAuthenticationFailed, chip_authentication_key, run_chip_authentication
@@ -74,7 +74,8 @@ TRANSITIONS: Final[Mapping[SessionState, frozenset[SessionState]]] = MappingProx
         _S.IDLE: frozenset({_S.CARD_ACCESS, _S.FAILED}),
         _S.CARD_ACCESS: frozenset({_S.ACCESS_CONTROL, _S.FAILED}),
         _S.ACCESS_CONTROL: frozenset({_S.APPLICATION, _S.FAILED}),
-        _S.APPLICATION: frozenset({_S.READING, _S.DONE, _S.FAILED}),
+        # Back from a second access control: reading goes on, or active authentication is asked again.
+        _S.APPLICATION: frozenset({_S.READING, _S.ACTIVE_AUTHENTICATION, _S.DONE, _S.FAILED}),
         _S.READING: frozenset(
             {_S.READING, _S.CHIP_AUTHENTICATION, _S.ACCESS_CONTROL, _S.ACTIVE_AUTHENTICATION, _S.DONE, _S.FAILED}
         ),
@@ -83,7 +84,8 @@ TRANSITIONS: Final[Mapping[SessionState, frozenset[SessionState]]] = MappingProx
         _S.CHIP_AUTHENTICATION: frozenset(
             {_S.READING, _S.ACCESS_CONTROL, _S.ACTIVE_AUTHENTICATION, _S.DONE, _S.FAILED}
         ),
-        _S.ACTIVE_AUTHENTICATION: frozenset({_S.DONE, _S.FAILED}),
+        # An INTERNAL AUTHENTICATE whose Le form the chip refused with 6700 in clear ended the channel: open it again.
+        _S.ACTIVE_AUTHENTICATION: frozenset({_S.ACCESS_CONTROL, _S.DONE, _S.FAILED}),
         _S.DONE: frozenset(),
         _S.FAILED: frozenset(),
     }
@@ -142,6 +144,8 @@ class SessionOptions:
     chip_authentication: bool = True
     read: ReadOptions = field(default_factory=ReadOptions)
     send_parameter_id: bool | None = None  # None: only when the chip offers several PACE parameter sets
+    # The link carries no extended-length APDU (T=0, a short-APDU reader): long answers only through 61xx chaining.
+    short_apdus_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +412,30 @@ def _verify_cam(cam: CamEvidence, dg14: bytes) -> bool | None:
     return any(cam.verify(point) for point in points) if points else None
 
 
+async def _active_authentication(
+    session: _Session, access: _Access, challenge: bytes, expected: int | None, *, extended: bool
+) -> tuple[bytes | None, Exception | None]:
+    """INTERNAL AUTHENTICATE as one step: the signature, or why there is none. Nothing is read after this step, so
+    a refusal or a broken channel costs only the proof (the chip did not sign), never the data read."""
+    session.enter(SessionState.ACTIVE_AUTHENTICATION)
+    async with session.step("active_authentication"):
+        try:
+            signature = await run_active_authentication(
+                access.channel, challenge, expected_length=expected, extended=extended
+            )
+        except CardRemoved:
+            raise
+        except (CardError, ParseError, SecureMessagingError) as exc:
+            return None, exc
+    return signature, None
+
+
+def _length_trouble(exc: Exception) -> bool:
+    """Whether an active-authentication failure may come from the form of the Le rather than from the chip
+    refusing to sign at all (a function it lacks or keeps locked)."""
+    return not isinstance(exc, AccessDenied | ProtocolNotSupported | FileNotFound)
+
+
 def _aa_length(dg15: bytes) -> int | None:
     try:
         key = parse_dg15(dg15).public_key
@@ -500,18 +528,21 @@ async def _run(session: _Session, aa_challenge: bytes | None) -> CardReadResult:
     signature: bytes | None = None
     aa_error: str | None = None
     if aa_challenge is not None and FileId.DG15 in files:
-        session.enter(SessionState.ACTIVE_AUTHENTICATION)
-        async with session.step("active_authentication"):
-            try:
-                signature = await run_active_authentication(
-                    access.channel, aa_challenge, expected_length=_aa_length(files[FileId.DG15])
-                )
-            except CardRemoved:
-                raise
-            except (CardError, ParseError, SecureMessagingError) as exc:
-                # Nothing is read after this step, so a broken channel costs only the proof: the chip did not sign
-                # (for example a 2048-bit key on a chip without extended length, which answers 6700 in clear).
-                aa_error = str(exc)
+        expected = _aa_length(files[FileId.DG15])
+        extended = not opts.short_apdus_only
+        signature, failure = await _active_authentication(session, access, aa_challenge, expected, extended=extended)
+        long_answer = needs_long_answer(expected, secure=access.channel.secure)
+        if failure is not None and extended and long_answer and _length_trouble(failure):
+            # A signature too long for a short protected answer: a chip without extended length answers the
+            # extended Le with 6700 in clear, which ends secure messaging, yet may give the whole answer to a short
+            # Le 00 through 61xx. Open it again and ask that way once, so that a genuine card is not called a
+            # clone for the form of a command.
+            access = await session.open(again=True)
+            first = failure
+            signature, failure = await _active_authentication(session, access, aa_challenge, expected, extended=False)
+            if failure is not None:
+                failure = CardError(f"{first}; asked again with a short Le: {failure}")
+        aa_error = None if failure is None else str(failure)
     session.enter(SessionState.DONE)
     return CardReadResult(
         access=access.protocol,

@@ -11,8 +11,10 @@ mosquitto's CRL handling has traps, each designed around here:
 * a revoked terminal that is already connected stays connected: the fleet disconnects it through the
   dynamic-security plugin (``disableClient`` kicks by username) and, independently, the regenerated ACL denies the
   revoked username every topic, which mosquitto applies to live sessions on SIGHUP;
-* whether the reload took is checked, not assumed: a "canary" certificate, revoked when the fleet was created, must
-  be refused by the broker after every reload. If the canary gets in, the CRL is not in force and the operator is told.
+* whether the reload took is checked, not assumed. Each CRL puts one of two "witness" certificates on hold, in
+  turn: after the reload the broker must refuse this CRL's witness as revoked (only the new CRL lists it) and let the
+  other one through (the previous CRL listed it). Anything else means the new CRL is not in force, and the operator
+  is told. A "canary" revoked when the fleet was created stays in every CRL for fleets from before the witnesses.
 """
 
 from __future__ import annotations
@@ -39,8 +41,16 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from provisioning._errors import BrokerConfigError
-from provisioning._files import GROUP_SECRET_MODE, PUBLIC_MODE, SECRET_MODE, set_ownership, write_atomic
-from provisioning._fleet import DEFAULT_BROKER_PORT, SERVER_IDENTITY, Fleet
+from provisioning._files import (
+    GROUP_SECRET_MODE,
+    PUBLIC_MODE,
+    SECRET_MODE,
+    blocked_ancestor,
+    make_parents,
+    set_ownership,
+    write_atomic,
+)
+from provisioning._fleet import DEFAULT_BROKER_PORT, SERVER_IDENTITY, WITNESS_IDENTITIES, Fleet
 from provisioning._pki import SERVICE_LIFETIME, Authority, Role, cert_pem, check_crl, plain_key
 from wire import DEFAULT_LIMITS, Channel, Direction, channel_filter, server_subscriptions
 
@@ -155,6 +165,9 @@ class BrokerLayout:
     def canary_key(self) -> Path:
         return self.directory / "crl-canary.key"
 
+    def witness(self, index: int) -> tuple[Path, Path]:
+        return self.directory / f"crl-witness-{index}.pem", self.directory / f"crl-witness-{index}.key"
+
     @property
     def manifest(self) -> Path:
         return self.directory / "broker.json"
@@ -185,7 +198,9 @@ class BrokerLayout:
         return value
 
 
-def render_acl(*, revoked: Sequence[str], server_identity: str = SERVER_IDENTITY) -> str:
+def render_acl(
+    *, revoked: Sequence[str], server_identity: str = SERVER_IDENTITY, witnesses: Sequence[str] = WITNESS_IDENTITIES
+) -> str:
     """The mosquitto ACL, derived from the wire channel table."""
     uplink = [c for c in Channel if c.direction is Direction.UPLINK]
     downlink = [c for c in Channel if c.direction is Direction.DOWNLINK]
@@ -213,6 +228,9 @@ def render_acl(*, revoked: Sequence[str], server_identity: str = SERVER_IDENTITY
         ]
         for device_id in revoked:
             lines += [f"user {device_id}", "topic deny #"]
+    lines += ["", "# The CRL witnesses connect only to prove that a CRL reload took: no topic at all."]
+    for name in witnesses:
+        lines += [f"user {name}", "topic deny #"]
     return "\n".join(lines) + "\n"
 
 
@@ -452,6 +470,14 @@ def _broker_group(settings: BrokerSettings) -> str | None:
     return user
 
 
+def unreachable_directory(layout: BrokerLayout, settings: BrokerSettings) -> Path | None:
+    """A directory on the way to the broker's files that mosquitto, once it has dropped to its own user, cannot
+    enter (it would exit with "Unable to write pid file"). Only a broker started as root drops privileges."""
+    if os.geteuid() != 0:
+        return None
+    return blocked_ancestor(layout.directory, settings.run_as or BROKER_USER)
+
+
 def install_revocation_state(fleet: Fleet, layout: BrokerLayout) -> None:
     """Copy the fleet's current CRL into a broker directory (checked before it replaces the old one) and
     regenerate the ACL with the revoked terminals denied."""
@@ -463,6 +489,10 @@ def install_revocation_state(fleet: Fleet, layout: BrokerLayout) -> None:
         check_crl(path.read_bytes(), issuer=fleet.issuing, now=now, must_revoke=must_revoke)
 
     write_atomic(layout.crl, data, mode=PUBLIC_MODE, check=verify)
+    for index in (0, 1):
+        for source, target in zip(fleet.witness_paths(index), layout.witness(index), strict=True):
+            if source.exists():
+                write_atomic(target, source.read_bytes(), mode=SECRET_MODE)
     revoked = _revoked_unexpired(fleet)
     write_atomic(layout.acl, render_acl(revoked=revoked).encode(), mode=PUBLIC_MODE)
     if layout.emqx.exists():
@@ -506,7 +536,8 @@ def write_broker_config(fleet: Fleet, authority: Authority, out_dir: Path, setti
     if not settings.hosts:
         raise BrokerConfigError("the broker needs at least one host name terminals use to reach it")
     layout = BrokerLayout(out_dir.resolve())
-    layout.directory.mkdir(parents=True, exist_ok=True)
+    make_parents(layout.directory)
+    layout.directory.mkdir(exist_ok=True)
     # Traversable by the broker's user; the secrets inside carry their own modes.
     os.chmod(layout.directory, 0o755)  # noqa: S103
     group = _broker_group(settings)
@@ -573,8 +604,9 @@ def _is_ip(host: str) -> bool:
 
 
 class CrlProbe(StrEnum):
-    ENFORCED = "enforced"  # the canary was refused as revoked
-    NOT_ENFORCED = "not_enforced"  # the canary got a CONNACK: the broker is not applying the CRL
+    ENFORCED = "enforced"  # the probe certificate was refused as revoked
+    NOT_ENFORCED = "not_enforced"  # the probe certificate got a CONNACK: the broker does not list it
+    STALE = "stale"  # the broker applies an older CRL than the fleet's current one
     CRL_EXPIRED = "crl_expired"  # refused as "expired": the CRL is past nextUpdate and locks everyone out
     UNREACHABLE = "unreachable"
     INCONCLUSIVE = "inconclusive"
@@ -587,8 +619,8 @@ class BrokerControl(Protocol):
         """Make the broker re-read its CRL and ACL; False if no broker is running."""
         ...
 
-    def probe(self) -> CrlProbe:
-        """Check that a revoked certificate is refused now."""
+    def probe(self, witness: int | None = None) -> CrlProbe:
+        """Present CRL witness ``witness`` (None: the canary) and report what the broker made of it."""
         ...
 
     def disconnect(self, device_ids: Sequence[str]) -> tuple[str, ...]:
@@ -679,7 +711,7 @@ def dynsec_disconnect(
     def on_message(_c: mqtt.Client, _u: object, message: Any) -> None:
         try:
             body = json.loads(message.payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             return
         responses.extend(r for r in body.get("responses", []) if isinstance(r, dict))
         answered.set()
@@ -730,13 +762,16 @@ class MosquittoControl:
         os.kill(pid, signal.SIGHUP)
         return True
 
-    def probe(self) -> CrlProbe:
+    def probe(self, witness: int | None = None) -> CrlProbe:
+        cert, key = (
+            (self.layout.canary_cert, self.layout.canary_key) if witness is None else self.layout.witness(witness)
+        )
         return probe_crl(
             self.probe_host,
             _settings_from_manifest(self.layout).port,
             ca_chain=self.layout.ca_chain,
-            cert=self.layout.canary_cert,
-            key=self.layout.canary_key,
+            cert=cert,
+            key=key,
             timeout_s=self.timeout_s,
         )
 
@@ -778,30 +813,23 @@ def push_revocation_state(
     settle_s: float = 5.0,
 ) -> list[BrokerReport]:
     """Install the fleet's CRL and ACL in every registered broker directory, reload each running broker, prove
-    the CRL is in force with the canary, and disconnect ``disconnect`` where they are still connected."""
+    with the witnesses that it now applies this CRL, and disconnect ``disconnect`` where they are still connected."""
     reports = []
+    crl = fleet.current_crl()
+    held = None if crl is None else fleet.held_witness(crl)
     for directory in fleet.broker_dirs:
         layout = BrokerLayout(directory)
-        problems: list[str] = []
         try:
             install_revocation_state(fleet, layout)
         except (OSError, BrokerConfigError) as exc:
             reports.append(BrokerReport(directory, running=False, probe=None, problems=(f"not updated: {exc}",)))
             continue
-        control = (controls or {}).get(directory) or MosquittoControl(layout)
+        control = controls.get(directory) if controls else None
+        control = control or MosquittoControl(layout)
         if not control.reload():
             reports.append(BrokerReport(directory, running=False, probe=None))
             continue
-        probe = CrlProbe.INCONCLUSIVE
-        deadline = time.monotonic() + settle_s
-        while True:
-            # SIGHUP is handled asynchronously by the broker's main loop: give it a moment.
-            probe = control.probe()
-            if probe is CrlProbe.ENFORCED or time.monotonic() >= deadline:
-                break
-            time.sleep(0.2)
-        if probe is not CrlProbe.ENFORCED:
-            problems.append(f"the broker does not refuse the revoked canary certificate ({probe.value})")
+        probe, problems = _confirm_reload(control, held, settle_s)
         dropped = control.disconnect(list(disconnect)) if disconnect else ()
         missing = sorted(set(disconnect) - set(dropped))
         warnings = (
@@ -820,6 +848,29 @@ def push_revocation_state(
             )
         )
     return reports
+
+
+def _confirm_reload(control: BrokerControl, held: int | None, settle_s: float) -> tuple[CrlProbe, list[str]]:
+    """Wait until the broker refuses the witness this CRL holds, then check that it admits the one the previous CRL
+    held: together they show the broker applies this CRL and not an older one (or none, after a failed reload)."""
+    what = "the revoked canary certificate" if held is None else "this CRL's witness certificate"
+    deadline = time.monotonic() + settle_s
+    while True:
+        # SIGHUP is handled asynchronously by the broker's main loop: give it a moment.
+        probe = control.probe(held)
+        if probe is CrlProbe.ENFORCED or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if probe is not CrlProbe.ENFORCED:
+        return probe, [f"the broker does not refuse {what} ({probe.value}): the new CRL is not in force"]
+    if held is None:
+        return probe, []
+    released = control.probe(1 - held)
+    if released is CrlProbe.NOT_ENFORCED:  # a CONNACK: the witness of the previous CRL is free again
+        return probe, []
+    if released is CrlProbe.ENFORCED:
+        return CrlProbe.STALE, ["the broker still refuses the previous CRL's witness: it applies an older CRL"]
+    return CrlProbe.INCONCLUSIVE, [f"the broker did not admit the previous CRL's witness ({released.value})"]
 
 
 def refresh_crl_if_due(fleet: Fleet, authority: Authority) -> list[BrokerReport] | None:

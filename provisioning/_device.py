@@ -219,7 +219,7 @@ async def _fetch(client: httpx.AsyncClient, method: str, url: str, *, body: obje
 def _json_body(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deep enough to exhaust the parser
         raise EnrollmentFailed(f"the service answered {response.status_code} without JSON") from exc
     if not isinstance(body, dict):
         raise EnrollmentFailed("the service answered with something other than a JSON object")
@@ -229,7 +229,7 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
 def _error_code(response: httpx.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     return str(body.get("error", "")) if isinstance(body, dict) else ""
 

@@ -10,6 +10,7 @@ import contextlib
 import grp
 import os
 import pwd
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,40 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_parents(path: Path) -> None:
+    """Create the missing ancestors of ``path`` with mode 0755 whatever the umask: a broker that drops to its own
+    user must be able to walk down to its files (``mkdir -p`` under umask 077 would make them 0700)."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        os.chmod(directory, 0o755)  # noqa: S103 - directories on the way, not the secrets inside
+
+
+def blocked_ancestor(path: Path, user: str) -> Path | None:
+    """The first directory on the way to ``path`` (itself included) that ``user`` may not enter, if any."""
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    if account.pw_uid == 0:
+        return None
+    groups = {account.pw_gid, *(g.gr_gid for g in grp.getgrall() if user in g.gr_mem)}
+    for directory in reversed((path, *path.parents)):
+        try:
+            info = directory.stat()
+        except OSError:
+            return directory
+        if info.st_uid == account.pw_uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid in groups:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return directory
+    return None
 
 
 def write_atomic(

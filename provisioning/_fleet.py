@@ -9,6 +9,7 @@ Layout of the fleet directory::
     crl-dp.pem                   the same CRL naming its distribution point (only with a CRL URL)  0644
     denylist.json                revoked device ids and serials, for the central server            0644
     crl-canary.pem/.key          a certificate revoked at birth: it must never get through a broker 0600
+    crl-witness-{0,1}.pem/.key   on hold in alternate CRLs: prove that a broker loaded the latest  0600
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from provisioning._errors import (
     InvalidRequest,
     RenewalRefused,
 )
-from provisioning._files import PUBLIC_MODE, SECRET_MODE, read_text_bounded, write_atomic
+from provisioning._files import PUBLIC_MODE, SECRET_MODE, make_parents, read_text_bounded, write_atomic
 from provisioning._pki import (
     BACKDATE,
     CRL_LIFETIME,
@@ -69,6 +70,9 @@ from provisioning._store import DeviceRecord, DeviceState, FleetStore, TokenReco
 DEFAULT_FLEET_DIR = Path("/var/lib/cccd-edge/fleet")
 SERVER_IDENTITY = "cccd-server"
 CANARY_IDENTITY = "cccd-crl-canary"
+# Two certificates that take turns on hold in successive CRLs: the broker refusing this CRL's one (and letting the
+# other through) proves that it loaded *this* CRL, which the permanently revoked canary cannot tell.
+WITNESS_IDENTITIES = ("cccd-crl-witness-0", "cccd-crl-witness-1")
 DEFAULT_BROKER_PORT = 8883
 # Terminal certificates: at least an hour (renewal at two thirds must not become a storm), at most the 398 days that
 # browsers allow TLS certificates, far below the issuing CA's lifetime.
@@ -223,6 +227,10 @@ class Fleet:
     def canary_key_path(self) -> Path:
         return self.directory / "crl-canary.key"
 
+    def witness_paths(self, index: int) -> tuple[Path, Path]:
+        """Certificate and key of CRL witness ``index`` (0 or 1)."""
+        return self.directory / f"crl-witness-{index}.pem", self.directory / f"crl-witness-{index}.key"
+
     # ------------------------------------------------------------------------------------------- lifecycle
 
     @classmethod
@@ -244,7 +252,8 @@ class Fleet:
         fleet = cls(directory, clock=clock)
         if fleet.root_path.exists() or fleet.store.path.exists():
             raise FleetAlreadyInitialized(f"{directory} already holds a fleet CA")
-        directory.mkdir(parents=True, exist_ok=True)
+        make_parents(directory)
+        directory.mkdir(exist_ok=True)
         os.chmod(directory, 0o700)
         now = clock()
         root_key = generate_key()
@@ -267,21 +276,9 @@ class Fleet:
         authority = Authority(root, issuing, issuing_key)
         fleet.store.record_certificate(root, role=Role.ROOT, name=common_name(root), now=now)
         fleet.store.record_certificate(issuing, role=Role.ISSUING, name=common_name(issuing), now=now)
-        canary_key = generate_key()
-        canary = issue(
-            authority,
-            canary_key.public_key(),
-            name=CANARY_IDENTITY,
-            role=Role.CANARY,
-            now=now,
-            lifetime=issuing.not_valid_after_utc - now,
-            crl_url=crl_url,
-        )
-        fleet.store.record_certificate(canary, role=Role.CANARY, name=CANARY_IDENTITY, now=now)
+        canary = fleet._issue_probe(authority, CANARY_IDENTITY, (fleet.canary_cert_path, fleet.canary_key_path))
         fleet.store.revoke_certificate(canary.serial_number, now=now)
         fleet.store.set_meta("canary_serial", format(canary.serial_number, "x"))
-        write_atomic(fleet.canary_key_path, plain_key(canary_key), mode=SECRET_MODE)
-        write_atomic(fleet.canary_cert_path, cert_pem(canary), mode=SECRET_MODE)
         # Certificates last: their presence is what marks the directory as an initialized fleet.
         write_atomic(fleet.issuing_path, cert_pem(issuing), mode=PUBLIC_MODE)
         write_atomic(fleet.chain_path, cert_pem(issuing, root), mode=PUBLIC_MODE)
@@ -509,6 +506,53 @@ class Fleet:
     def canary_serial(self) -> int:
         return int(self.setting("canary_serial", "0"), 16)
 
+    def witness_serials(self) -> tuple[int, int] | None:
+        text = self.store.get_meta("witness_serials")
+        if text is None:
+            return None
+        first, second = (int(part, 16) for part in text.split(","))
+        return first, second
+
+    def _ensure_witnesses(self, authority: Authority) -> tuple[int, int]:
+        """The two CRL witnesses, made on first need (fleets created before they existed get them here)."""
+        existing = self.witness_serials()
+        if existing is not None and all(p.exists() for i in (0, 1) for p in self.witness_paths(i)):
+            return existing
+        serials = [
+            self._issue_probe(authority, name, self.witness_paths(index)).serial_number
+            for index, name in enumerate(WITNESS_IDENTITIES)
+        ]
+        self.store.set_meta("witness_serials", ",".join(format(s, "x") for s in serials))
+        return serials[0], serials[1]
+
+    def _issue_probe(self, authority: Authority, name: str, paths: tuple[Path, Path]) -> x509.Certificate:
+        """A certificate the fleet keeps for itself to probe brokers with (the canary, the witnesses): valid as long
+        as the issuing CA, recorded, written with its plain key to ``paths`` (certificate, key), both 0600."""
+        now = self.clock()
+        key = generate_key()
+        certificate = issue(
+            authority,
+            key.public_key(),
+            name=name,
+            role=Role.CANARY,
+            now=now,
+            lifetime=authority.certificate.not_valid_after_utc - now,
+            crl_url=self.crl_url,
+        )
+        self.store.record_certificate(certificate, role=Role.CANARY, name=name, now=now)
+        cert_path, key_path = paths
+        write_atomic(key_path, plain_key(key), mode=SECRET_MODE)
+        write_atomic(cert_path, cert_pem(certificate), mode=SECRET_MODE)
+        return certificate
+
+    def held_witness(self, crl: x509.CertificateRevocationList) -> int | None:
+        """Which witness (0 or 1) ``crl`` puts on hold; None for a CRL from before the witnesses."""
+        serials = self.witness_serials()
+        if serials is None:
+            return None
+        held = [i for i, s in enumerate(serials) if crl.get_revoked_certificate_by_serial_number(s) is not None]
+        return held[0] if len(held) == 1 else None
+
     def revoked_serials(self) -> list[tuple[int, dt.datetime]]:
         # Keep expired certificates listed for a day: a terminal with a slow clock may still present one.
         return self.store.revoked_certificates(now=self.clock(), grace=dt.timedelta(days=1))
@@ -519,10 +563,12 @@ class Fleet:
         Brokers that read a file (mosquitto) get the CRL without it, which also covers certificates that name no
         distribution point."""
         now = self.clock()
+        witnesses = self._ensure_witnesses(authority)
         revoked = self.revoked_serials()
         number = self.store.next_counter("crl_number")
-        crl = build_crl(authority, revoked, number=number, now=now)
-        expected = [serial for serial, _ in revoked]
+        on_hold = [witnesses[number % 2]]
+        crl = build_crl(authority, revoked, number=number, now=now, on_hold=on_hold)
+        expected = [serial for serial, _ in revoked] + on_hold
 
         def verify(path: Path) -> None:
             check_crl(path.read_bytes(), issuer=authority.certificate, now=now, must_revoke=expected)
@@ -530,7 +576,7 @@ class Fleet:
         write_atomic(self.crl_path, crl_pem(crl), mode=PUBLIC_MODE, check=verify)
         url = self.crl_url
         if url is not None:
-            published = build_crl(authority, revoked, number=number, now=now, distribution_point=url)
+            published = build_crl(authority, revoked, number=number, now=now, distribution_point=url, on_hold=on_hold)
             write_atomic(self.crl_dp_path, crl_pem(published), mode=PUBLIC_MODE, check=verify)
         return crl
 

@@ -336,9 +336,11 @@ def build_crl(
     now: dt.datetime,
     lifetime: dt.timedelta = CRL_LIFETIME,
     distribution_point: str | None = None,
+    on_hold: Iterable[int] = (),
 ) -> x509.CertificateRevocationList:
     """The issuing CA's CRL. With ``distribution_point`` it carries the (critical) issuing distribution point that
-    names where it is published, which EMQX requires before it enforces a CRL fetched from there."""
+    names where it is published, which EMQX requires before it enforces a CRL fetched from there. ``on_hold`` lists
+    serials suspended rather than revoked (reason ``certificateHold``, which a later CRL may lift)."""
     builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(authority.certificate.subject)
@@ -362,6 +364,14 @@ def build_crl(
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
         )
+    for serial in on_hold:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - BACKDATE)
+            .add_extension(x509.CRLReason(x509.ReasonFlags.certificate_hold), critical=False)
+        )
+        builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(authority.key, hashes.SHA256())
 
 

@@ -93,7 +93,8 @@ async def _read_json(request: Request) -> dict[str, Any]:
             raise _BodyTooLargeError
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: a small body of nested brackets exhausts the parser's stack; still just bad input.
         raise InvalidRequest("the body is not JSON") from exc
     if not isinstance(value, dict):
         raise InvalidRequest("the body must be a JSON object")

@@ -24,12 +24,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from provisioning._broker import (
+    BROKER_USER,
     BrokerReport,
     BrokerSettings,
     CrlProbe,
     default_broker_hosts,
     push_revocation_state,
     refresh_crl_if_due,
+    unreachable_directory,
     write_broker_config,
 )
 from provisioning._errors import EnvironmentProblem, InvalidRequest, ProvisioningError
@@ -42,6 +44,7 @@ from provisioning._fleet import (
     Site,
     check_crl_url,
 )
+from provisioning._pki import CRL_REFRESH_MARGIN
 from provisioning._service import ENROLL_FAILURES_ALLOWED, serve
 from provisioning._store import DeviceState
 
@@ -323,6 +326,16 @@ def broker_config(
             highlight=False,
         )
         err.print(escape(f"Central server identity: {layout.client_cert} and {layout.client_key}"), highlight=False)
+        blocked = unreachable_directory(layout, settings)
+        if blocked is not None:
+            err.print(
+                "[yellow]warning:[/yellow] "
+                + escape(
+                    f"mosquitto drops to user {settings.run_as or BROKER_USER}, which cannot enter {blocked}, "
+                    f"so it would not start: run `chmod o+x {blocked}` or choose another --out."
+                ),
+                highlight=False,
+            )
 
 
 @fleet_app.command("crl-url")
@@ -357,10 +370,12 @@ def list_command(fleet_dir: FleetDir = DEFAULT_FLEET_DIR, json_output: JsonFlag 
         status = Fleet.open(fleet_dir).status()
     now = dt.datetime.now(dt.UTC)
     open_tokens = [t for t in status.tokens if t.used_at is None and t.expires_at > now]
+    crl_state = _crl_state(status.crl_next_update, now)
     if json_output:
         document: dict[str, Any] = {
             "root_fingerprint": status.root_fingerprint,
             "crl_next_update": _iso(status.crl_next_update),
+            "crl_state": crl_state,
             "broker_dirs": list(status.broker_dirs),
             "devices": [
                 {
@@ -395,6 +410,26 @@ def list_command(fleet_dir: FleetDir = DEFAULT_FLEET_DIR, json_output: JsonFlag 
     out.print(table)
     out.print(f"Unused tokens: {len(open_tokens)}; CRL next update: {_iso(status.crl_next_update)}", highlight=False)
     out.print(f"Root fingerprint: {status.root_fingerprint}", highlight=False)
+    if crl_state != "current":
+        err.print(f"[yellow]warning:[/yellow] {_CRL_WARNINGS[crl_state]}", highlight=False)
+
+
+_CRL_WARNINGS = {
+    "missing": "the fleet has no readable CRL: brokers cannot check revocation",
+    "expired": "the CRL is past its next update: brokers refuse EVERY terminal until it is re-signed "
+    "(`cccd fleet serve` re-signs it when it starts, `cccd fleet revoke` too)",
+    "due": "the CRL is due for re-signing: is `cccd fleet serve` running? It re-signs the CRL before it expires",
+}
+
+
+def _crl_state(next_update: dt.datetime | None, now: dt.datetime) -> str:
+    """``current``, ``due`` (inside the refresh margin: the service should have re-signed it), ``expired``
+    (brokers lock every terminal out) or ``missing``."""
+    if next_update is None:
+        return "missing"
+    if next_update <= now:
+        return "expired"
+    return "due" if next_update - now < CRL_REFRESH_MARGIN else "current"
 
 
 @fleet_app.command("revoke")
@@ -447,7 +482,7 @@ def _print_reports(reports: list[BrokerReport]) -> None:
             note = "; ".join(r.problems) or "CRL and ACL updated; broker not running (it loads them when it starts)"
             err.print(escape(f"  {r.directory}: {note}"), highlight=False)
             continue
-        state = "CRL in force (revoked canary refused)" if r.probe is CrlProbe.ENFORCED else "CRL NOT in force"
+        state = "the new CRL is in force" if r.probe is CrlProbe.ENFORCED else "the new CRL is NOT in force"
         dropped = f"; disconnected {', '.join(r.disconnected)}" if r.disconnected else ""
         err.print(escape(f"  {r.directory}: CRL and ACL updated, broker reloaded; {state}{dropped}"), highlight=False)
         for line in (*r.problems, *r.warnings):

@@ -908,8 +908,9 @@ class IndependentChip:
         if self._sm is not sm:  # the command itself ended the session (cannot happen for the commands here)
             return sw.to_bytes(2, "big")
         answer = sm.wrap(data, sw, status_object=not (self.quirks.no_do99_on_success and sw == _SW_OK))
-        if not outer.extended and len(answer) - 2 > 256:
-            # The protected answer does not fit a short response: the chip refuses the length instead.
+        if not outer.extended and not self.quirks.get_response and len(answer) - 2 > 256:
+            # The protected answer does not fit a short response: the chip refuses the length instead. (Under
+            # T=0 it is not bound by one response: 61xx hands it out in as many GET RESPONSE pieces as it takes.)
             sm.ssc -= 1
             answer = sm.wrap(b"", 0x6700)
         return answer
@@ -1071,6 +1072,7 @@ class VpcdLink:
     port: int = 35963
     host: str = "127.0.0.1"
     leave_after: int | None = None  # the card leaves the field after this many APDUs (a card pulled mid-read)
+    mute_after: int | None = None  # the card stays but answers nothing after this many APDUs (a hung chip)
     trace: list[Exchange] = field(default_factory=list)
     controls: list[int] = field(default_factory=list)
     _socket: socket.socket | None = None
@@ -1155,6 +1157,8 @@ class VpcdLink:
                     continue
                 if self.leave_after is not None and len(self.trace) >= self.leave_after:
                     return  # pulled away: the connection closes with the command unanswered
+                if self.mute_after is not None and len(self.trace) >= self.mute_after:
+                    continue  # hung: still in the field, never answering
                 response = self.chip.process(payload)
                 self.trace.append(Exchange(payload, response))
                 sock.sendall(len(response).to_bytes(2, "big") + response)  # one segment per reply

@@ -48,6 +48,7 @@ from independent_card import (
 )
 from typer.testing import CliRunner
 
+import hw._reader_pcsc
 from cccd.cli import app
 from hw import PcscReader, ReaderState
 from hw._reader_pcscd import PcscDaemon, pcscd_usable, running_pcscd
@@ -228,12 +229,13 @@ class Slot:
     def __init__(self) -> None:
         self.link: VpcdLink | None = None
 
-    def play(self, chip: IndependentChip, *, leave_after: int | None = None) -> VpcdLink:
-        if self.link is not None and self.link.connected and leave_after is None and self.link.chip.atr == chip.atr:
+    def play(self, chip: IndependentChip, *, leave_after: int | None = None, mute_after: int | None = None) -> VpcdLink:
+        faulty = leave_after is not None or mute_after is not None
+        if self.link is not None and self.link.connected and not faulty and self.link.chip.atr == chip.atr:
             self.link.swap(chip)
             return self.link
         self.take()
-        link = VpcdLink(chip, port=PORT, leave_after=leave_after).start()
+        link = VpcdLink(chip, port=PORT, leave_after=leave_after, mute_after=mute_after).start()
         self.link = link
         # The ATR is this card's own: a card something else placed on the slot is never mistaken for it.
         self._wait(lambda state, atr: state is ReaderState.CARD_PRESENT and atr == chip.atr)
@@ -245,7 +247,7 @@ class Slot:
             return
         link.stop()
         self._wait(lambda state, atr: state is ReaderState.EMPTY)
-        if link.leave_after is not None:
+        if link.leave_after is not None or link.mute_after is not None:
             # pcscd 1.9.9 marks a reader empty when a transmit finds the card gone, but its polling thread only
             # notices at its next 400 ms poll; a card placed before that is never powered up. Wait one poll.
             time.sleep(0.5)
@@ -270,6 +272,8 @@ def slot(pcscd: PcscDaemon) -> Iterator[Slot]:
 
 def read(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, ["card", "read", "--reader", READER, *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a crash, not an outcome: show its traceback
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -506,8 +510,9 @@ def test_nfd_text_der_sorted_dg13_and_a_2048_bit_aa_key(slot: Slot, pkis: dict[s
 
 @pytest.mark.pcscd
 def test_a_2048_bit_aa_key_on_a_chip_without_extended_length(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
-    # Such a chip cannot answer INTERNAL AUTHENTICATE under secure messaging at all (6700 in clear): the card is
-    # reported, with its data, as not genuine because the chip did not sign.
+    # Without extended length and without 61xx chaining such a chip cannot answer INTERNAL AUTHENTICATE under secure
+    # messaging at all (6700 in clear, then a short answer that cannot hold the signature): the card is reported,
+    # with its data, as not genuine because the chip did not sign.
     person = person_with_everything()
     image = personalise(person, pkis["ec"], aa_bits=2048)
     slot.play(IndependentChip(image, quirks=Quirks(extended_length=False)))
@@ -517,6 +522,26 @@ def test_a_2048_bit_aa_key_on_a_chip_without_extended_length(slot: Slot, pkis: d
     assert document["reasons"] == ["aa_refused"]
     assert "6700" in document["checks"]["active_auth"]["message"]
     assert_holder(document, person)
+
+
+@pytest.mark.pcscd
+def test_a_2048_bit_aa_key_on_a_chip_that_chains_long_answers(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
+    """A T=0-style chip: no extended length, but a long answer comes through 61xx and GET RESPONSE. The extended
+    INTERNAL AUTHENTICATE it refuses (6700 in clear) must not make a genuine card a clone: the reader opens the chip
+    again and asks with a short Le 00."""
+    person = person_with_everything()
+    image = personalise(person, pkis["ec"], aa_bits=2048)
+    link = slot.play(IndependentChip(image, quirks=Quirks(extended_length=False, get_response=True)))
+    code, document = read_json(*id_and_dob(person), "--trust", str(image.csca_pem))
+    assert code == 0, link.transcript()
+    assert document["verdict"] == "genuine"
+    assert document["checks"]["active_auth"]["status"] == "pass"
+    assert_holder(document, person)
+    asked = [e.command for e in link.trace if len(e.command) > 1 and e.command[1] == 0x88]
+    assert len(asked) == 2
+    assert asked[0][4] == 0  # extended first (the ATR leaves it open), refused
+    assert asked[1][4] != 0  # then short, whose 256-byte signature arrives in pieces
+    assert asked[1][-1] == 0  # Le 00
 
 
 @pytest.mark.pcscd
@@ -530,6 +555,27 @@ def test_every_read_is_a_fresh_session(slot: Slot, with_everything: CardImage) -
     assert (first, second) == (0, 0)
     assert chip.sessions >= sessions + 2  # pcscd powered the card up for each connection
     assert 0x01 in link.controls
+
+
+@pytest.mark.pcscd
+def test_a_card_that_stops_answering_ends_the_read(
+    slot: Slot, with_everything: CardImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung chip must not hang the terminal: the command's deadline passes, the read ends like a removal."""
+    monkeypatch.setattr(hw._reader_pcsc, "TRANSMIT_TIMEOUT_S", 1.0)
+    slot.play(IndependentChip(with_everything), mute_after=10)
+    started = time.monotonic()
+    code, out, _ = read(*id_and_dob(with_everything.person), "--trust", str(with_everything.csca_pem), "--json")
+    assert time.monotonic() - started < 8
+    assert code == 3
+    error = json.loads(out)["error"]
+    assert error["kind"] == "card_removed"
+    assert "stopped answering" in error["message"]
+    slot.take()  # the card's connection closes: pcscd, blocked in the mute command, lets go of the reader
+    link = slot.play(IndependentChip(with_everything))
+    code, out, err = read(*id_and_dob(with_everything.person), "--trust", str(with_everything.csca_pem), "--json")
+    assert code == 0, (out, err, link.transcript())
+    assert json.loads(out)["verdict"] == "genuine"
 
 
 @pytest.mark.pcscd

@@ -101,3 +101,30 @@ async def test_under_secure_messaging(expected: int | None, plain_le: int, exten
     channel = SecureChannel(transmit, SecureMessaging(keys))
     assert await run_active_authentication(channel, CHALLENGE, expected_length=expected) == signature
     assert seen[0].is_extended == extended
+
+
+@pytest.mark.parametrize("expected", [256, 384, 600])
+async def test_a_link_without_extended_length_gets_short_commands_only(expected: int) -> None:
+    """T=0 or a short-APDU reader: never an extended Le, however long the signature (61xx brings the rest)."""
+    keys = SessionKeys(CipherSuite.AES128, bytes(range(16)), bytes(range(16, 32)))
+    chip = SecureMessaging(keys)
+    seen: list[CommandAPDU] = []
+    signature = bytes(range(256)) * (expected // 256) + bytes(expected % 256)
+
+    async def transmit(raw: bytes) -> bytes:
+        protected = CommandAPDU.decode(raw)
+        seen.append(protected)
+        command = chip.unprotect_command(protected)
+        assert command.le == 256
+        return chip.protect_response(ResponseAPDU(signature, 0x9000)).encode()
+
+    channel = SecureChannel(transmit, SecureMessaging(keys))
+    assert await run_active_authentication(channel, CHALLENGE, expected_length=expected, extended=False) == signature
+    assert [c.is_extended for c in seen] == [False]
+
+
+async def test_plain_long_le_is_capped_without_extended_length() -> None:
+    card = ScriptedCard([("0088000008F173589974BF40C600", SIGNATURE_1024.hex() + "9000")])
+    channel = PlainChannel(card)
+    assert await run_active_authentication(channel, CHALLENGE, expected_length=600, extended=False) == SIGNATURE_1024
+    assert card.done

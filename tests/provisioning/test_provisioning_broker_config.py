@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ from provisioning import (
     render_acl,
     write_broker_config,
 )
+from provisioning._files import blocked_ancestor, make_parents
 from provisioning._pki import build_crl, crl_pem, generate_key
 
 
@@ -236,3 +240,37 @@ def test_broker_config_without_host_names_this_machine(fleet: Fleet, tmp_path: P
     assert set(expected) <= set(names.get_values_for_type(x509.DNSName))
     assert "localhost" in names.get_values_for_type(x509.DNSName)  # the server's own listener is on loopback
     assert Fleet.open(fleet.directory).broker_address == (expected[0], 18883)
+
+
+def test_directories_on_the_way_stay_traversable_under_a_strict_umask(tmp_path: Path) -> None:
+    """``fleet init`` under umask 077 must not leave /var/lib/cccd-edge 0700: mosquitto, as its own user, could not
+    reach the broker directory next to the fleet."""
+    previous = os.umask(0o077)
+    try:
+        make_parents(tmp_path / "a" / "b" / "fleet")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "a" / "b").stat().st_mode & 0o777 == 0o755
+    assert not (tmp_path / "a" / "b" / "fleet").exists()
+
+
+def test_a_directory_the_broker_user_cannot_enter_is_found() -> None:
+    user = "nobody"
+    pytest.importorskip("pwd").getpwnam(user)
+    # Under /tmp, not pytest's base directory, which is private to the user running the tests.
+    base = Path(tempfile.mkdtemp(prefix="cccd-reach-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        outer = base / "outer"
+        inner = outer / "broker"
+        inner.mkdir(parents=True)
+        assert blocked_ancestor(inner, user) is None
+        os.chmod(outer, 0o700)
+        assert blocked_ancestor(inner, user) == outer
+        os.chmod(outer, 0o711)
+        assert blocked_ancestor(inner, user) is None
+        assert blocked_ancestor(inner / "missing", user) == inner / "missing"
+        assert blocked_ancestor(inner, "root") is None  # root enters anything
+    finally:
+        shutil.rmtree(base)

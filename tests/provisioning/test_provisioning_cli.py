@@ -12,7 +12,7 @@ import typer
 from provkit import PASSPHRASE, free_port, run_cli
 
 from provisioning import Fleet, Site, make_csr
-from provisioning._pki import generate_key
+from provisioning._pki import build_crl, crl_pem, generate_key
 from provisioning.cli import parse_duration, parse_listen
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -166,9 +166,23 @@ def test_list_shows_terminals(env: dict[str, str], fleet: Fleet) -> None:
     assert device["site"] == "79/760"
     assert document["root_fingerprint"] == fleet.root_fingerprint
     assert document["crl_next_update"] is not None
-    code, human, _ = run_cli("fleet", "list", env=env)
+    assert document["crl_state"] == "current"
+    code, human, stderr = run_cli("fleet", "list", env=env)
     assert code == 0
     assert grant.device_id in human
+    assert "warning" not in stderr
+
+
+def test_list_warns_of_a_crl_past_its_next_update(env: dict[str, str], fleet: Fleet) -> None:
+    """Past nextUpdate mosquitto refuses every terminal: the operator looking at the fleet must be told."""
+    stale = build_crl(fleet.unlock(PASSPHRASE), [], number=99, now=dt.datetime.now(dt.UTC) - dt.timedelta(days=31))
+    fleet.crl_path.write_bytes(crl_pem(stale))
+    code, stdout, _ = run_cli("fleet", "list", "--json", env=env)
+    assert code == 0
+    assert json.loads(stdout)["crl_state"] == "expired"
+    code, _, stderr = run_cli("fleet", "list", env=env)
+    assert code == 0
+    assert "refuse EVERY terminal" in stderr
 
 
 def test_revoke(env: dict[str, str], fleet: Fleet) -> None:

@@ -281,6 +281,15 @@ def test_every_answer_is_a_json_error_with_a_code(service: tuple[Fleet, str]) ->
             "method_not_allowed": client.get(f"{url}/v1/enroll"),
             "invalid_request": client.post(f"{url}/v1/enroll", json={"token": 1, "csr": "x"}),
         }
+        # 10 KB of nested brackets: under the size limit, yet deep enough to exhaust the JSON parser's stack.
+        nested = ("[" * 5000 + "]" * 5000).encode()
+        deep = {
+            route: client.post(f"{url}{route}", content=nested, headers={"content-type": "application/json"})
+            for route in ("/v1/enroll", "/v1/enroll/recover")
+        }
+    for route, response in deep.items():
+        assert response.status_code == 400, route
+        assert response.json()["error"] == "invalid_request"
     for code, response in answers.items():
         assert response.headers["content-type"].startswith("application/json")
         body = response.json()

@@ -391,19 +391,24 @@ def test_revocation_refuses_the_terminal_and_drops_its_live_session(setup: Setup
         bystander.close()
 
 
-def test_a_crl_that_mosquitto_cannot_read_is_caught_by_the_canary(setup: Setup) -> None:
-    """The trap itself: a garbage CRL at SIGHUP makes mosquitto fail open. The canary probe notices."""
+def test_a_crl_that_mosquitto_cannot_read_is_caught_by_the_witness(setup: Setup) -> None:
+    """The trap itself: a garbage CRL at SIGHUP makes mosquitto fail open. The witness probe notices."""
     control = provisioning.MosquittoControl(setup.layout)
-    assert control.probe() is CrlProbe.ENFORCED
+    crl = setup.fleet.current_crl()
+    assert crl is not None
+    held = setup.fleet.held_witness(crl)
+    assert held is not None
+    assert control.probe(held) is CrlProbe.ENFORCED
+    assert control.probe(1 - held) is CrlProbe.NOT_ENFORCED
     good = setup.layout.crl.read_bytes()
     try:
         setup.layout.crl.write_bytes(b"-----BEGIN X509 CRL-----\nnot a crl\n-----END X509 CRL-----\n")
         assert control.reload()
         deadline = time.monotonic() + 5
-        verdict = control.probe()
+        verdict = control.probe(held)
         while verdict is CrlProbe.ENFORCED and time.monotonic() < deadline:
             time.sleep(0.2)
-            verdict = control.probe()
+            verdict = control.probe(held)
         assert verdict is CrlProbe.NOT_ENFORCED
     finally:
         setup.layout.crl.write_bytes(good)
@@ -411,3 +416,35 @@ def test_a_crl_that_mosquitto_cannot_read_is_caught_by_the_canary(setup: Setup) 
     assert [r.probe for r in reports] == [CrlProbe.ENFORCED]
     assert all(r.ok for r in reports)
     os.kill(int(setup.layout.pid_file.read_text()), 0)  # still the same broker process
+
+
+@dataclass
+class _DeafBroker:
+    """A running broker that never gets the SIGHUP: it keeps the CRL it loaded before."""
+
+    real: provisioning.MosquittoControl
+
+    def reload(self) -> bool:
+        return True
+
+    def probe(self, witness: int | None = None) -> CrlProbe:
+        return self.real.probe(witness)
+
+    def disconnect(self, device_ids: list[str]) -> tuple[str, ...]:
+        return ()
+
+
+def test_a_reload_that_never_happened_is_reported(setup: Setup) -> None:
+    """The permanent canary is refused by the old CRL too; only the witnesses can tell the new CRL is not loaded."""
+    authority = setup.fleet.unlock(PASSPHRASE)
+    setup.fleet.write_crl(authority)
+    deaf = _DeafBroker(provisioning.MosquittoControl(setup.layout))
+    assert deaf.probe() is CrlProbe.ENFORCED  # the canary alone would have said "enforced"
+    [report] = provisioning.push_revocation_state(setup.fleet, controls={setup.layout.directory: deaf}, settle_s=1.0)
+    assert not report.ok
+    assert report.probe is CrlProbe.NOT_ENFORCED
+    assert "not in force" in report.problems[0]
+    # Once the broker really reloads, the same push reports the CRL in force.
+    [report] = provisioning.push_revocation_state(setup.fleet)
+    assert report.ok, report.problems
+    assert report.probe is CrlProbe.ENFORCED

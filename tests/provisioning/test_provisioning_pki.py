@@ -226,3 +226,29 @@ def test_crl_is_signed_by_the_issuing_ca_and_lists_the_canary(tmp_path: Path) ->
     result = _openssl("crl", "-in", "crl.pem", "-noout", "-CAfile", "ca-chain.pem", cwd=fleet.directory)
     assert result.returncode == 0
     assert "verify OK" in result.stdout + result.stderr
+
+
+def test_successive_crls_put_the_two_witnesses_on_hold_in_turn(fleet: Fleet) -> None:
+    """Each CRL holds one witness and releases the other, so a broker admitting the wrong one is on an old CRL."""
+    authority = fleet.unlock(PASSPHRASE)
+    witnesses = fleet.witness_serials()
+    assert witnesses is not None
+    assert witnesses[0] != witnesses[1]
+    held = []
+    for _ in range(3):
+        crl = fleet.write_crl(authority)
+        listed = [s for s in witnesses if crl.get_revoked_certificate_by_serial_number(s) is not None]
+        assert len(listed) == 1
+        entry = crl.get_revoked_certificate_by_serial_number(listed[0])
+        assert entry is not None
+        reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        assert reason is x509.ReasonFlags.certificate_hold
+        assert crl.get_revoked_certificate_by_serial_number(fleet.canary_serial()) is not None
+        held.append(fleet.held_witness(crl))
+    assert held in ([0, 1, 0], [1, 0, 1])
+    text = _openssl("crl", "-in", "crl.pem", "-noout", "-text", cwd=fleet.directory).stdout
+    assert "Certificate Hold" in text
+    for index in (0, 1):
+        cert_path, key_path = fleet.witness_paths(index)
+        assert key_path.stat().st_mode & 0o777 == 0o600
+        assert x509.load_pem_x509_certificate(cert_path.read_bytes()).serial_number == witnesses[index]
