@@ -78,6 +78,11 @@ class CardConnection(Protocol):
         """Send a command APDU, return the response APDU. Raises CardRemoved when the card has gone."""
         ...
 
+    @property
+    def chained(self) -> tuple[int, int]:
+        """The GET RESPONSE exchanges the link added to gather split answers so far, and their bytes both ways."""
+        ...
+
     async def reset(self) -> None:
         """Warm-reset the card: the chip forgets its session (keys, selected file)."""
         ...

@@ -129,6 +129,10 @@ class MemoryConnection:
     def short_apdus_only(self) -> bool:
         return False  # in-process, any APDU reaches the chip as it is
 
+    @property
+    def chained(self) -> tuple[int, int]:
+        return 0, 0  # answers are never split in-process
+
     async def transmit(self, command: bytes) -> bytes:
         if self._reader.card is not self._card:
             raise CardRemoved()

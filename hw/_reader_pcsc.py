@@ -271,6 +271,10 @@ class PcscReader:
         code = _code(hresult)
         if code in (E_TIMEOUT, E_CANCELLED):
             return None
+        if code in _CARD_GONE or code in _SERVICE_GONE:
+            # While nothing is connected these mean that the link to pcscd broke (it stopped or restarted), not that
+            # a card left: the reader is unavailable until the service is back.
+            raise ReaderUnavailable("watching the reader: the PC/SC service (pcscd) stopped")
         _check((hresult, states), "watching the reader")
         _, event_state, atr = states[0]
         if event_state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
@@ -342,6 +346,7 @@ class PcscConnection:
         self._handle = handle
         self._protocol = protocol
         self._atr = atr
+        self._chained = self._chained_bytes = 0
         self._max_input = max_input
 
     @property
@@ -371,8 +376,18 @@ class PcscConnection:
                 f"the card stopped answering (no answer in {TRANSMIT_TIMEOUT_S:.0f} s); take it away and place it again"
             ) from None
 
+    @property
+    def chained(self) -> tuple[int, int]:
+        return self._chained, self._chained_bytes
+
     def _transmit(self, command: bytes) -> bytes:
-        return gather_response(self._transmit_one(command), self._transmit_one)
+        return gather_response(self._transmit_one(command), self._get_response)
+
+    def _get_response(self, command: bytes) -> bytes:
+        response = self._transmit_one(command)
+        self._chained += 1
+        self._chained_bytes += len(command) + len(response)
+        return response
 
     def _transmit_one(self, command: bytes) -> bytes:
         result = scard.SCardTransmit(self._handle, self._protocol, list(command))

@@ -50,6 +50,7 @@ class CardVerification:
     report: VerificationReport
     result: CardReadResult
     timings: dict[str, float]
+    chained: tuple[int, int] = (0, 0)  # GET RESPONSE exchanges the link added (T=0), and their bytes
 
     @property
     def portrait(self) -> bytes | None:
@@ -62,8 +63,10 @@ class CardVerification:
             "protocol": self.result.access.value,
             "variant": self.result.access_variant,
             "password": self.result.password_type.name,
-            "apdus": total.apdus,
-            "bytes": total.bytes_sent + total.bytes_received,
+            # What crossed the link: the chip core's commands plus the GET RESPONSEs a T=0 card made necessary.
+            "apdus": total.apdus + self.chained[0],
+            "bytes": total.bytes_sent + total.bytes_received + self.chained[1],
+            "get_responses": self.chained[0],
             "ms": {name: round(value, 2) for name, value in self.timings.items()},
         }
 
@@ -78,15 +81,18 @@ class CardVerification:
 
 async def wait_for_card(reader: CardReader, seconds: float) -> bool:
     """Wait up to ``seconds`` for a card on ``reader``; True when one is there, False at once when the reader or
-    the PC/SC service is not there."""
+    the PC/SC service is not there to begin with. A reader or service that goes away during the wait (unplugged,
+    pcscd restarting) is waited for too, until the time is up."""
     events = reader.events()
+    seen = False
     try:
         async with asyncio.timeout(seconds):
             async for event in events:
                 if event.state is ReaderState.CARD_PRESENT:
                     return True
-                if event.state is ReaderState.UNAVAILABLE:
+                if event.state is ReaderState.UNAVAILABLE and not seen:
                     return False  # no service or no such reader: connecting says which, at once
+                seen = True
     except TimeoutError:
         return False
     finally:
@@ -152,9 +158,10 @@ async def read_and_verify(
         await wait_for_card(reader, wait)
     used_extended = False
     connected = started
+    chained = (0, 0)
 
     async def read(extended: bool | None) -> CardReadResult:
-        nonlocal used_extended, connected
+        nonlocal used_extended, connected, chained
         async with reader.connect() as connection:
             connected = time.perf_counter()
             notify("reading")
@@ -166,7 +173,10 @@ async def read_and_verify(
                 chip_authentication=chip_authentication,
                 short_apdus_only=connection.short_apdus_only or extended is False,
             )
-            return await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
+            try:
+                return await read_card(connection.transmit, keys, rng=rng, aa_challenge=challenge, options=options)
+            finally:
+                chained = connection.chained
 
     notify("connecting")
     try:
@@ -193,7 +203,7 @@ async def read_and_verify(
         timings[step.step] = timings.get(step.step, 0.0) + step.milliseconds
     timings["verify"] = (finished - read_done) * 1000
     timings["total"] = (finished - started) * 1000
-    return CardVerification(report, result, timings)
+    return CardVerification(report, result, timings, chained)
 
 
 class PrintedQr(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,26 @@ _VERDICT_TEXT = {
     Verdict.NOT_GENUINE: "NOT GENUINE",
     Verdict.INCOMPLETE: "INCOMPLETE: something needed for a verdict is missing",
 }
+# What the reasons an operator must act on mean, in words (the keys stay in the report for scripts).
+_CLONE = "The chip could not prove it is this card's original chip: a possible clone. Do not accept the card."
+_MEANING_BY_KEY = {
+    "aa_signature_invalid": _CLONE,
+    "ca_failed": _CLONE,
+    "ca_key_not_verified": _CLONE,
+    "aa_key_missing": "The chip hides the key it should prove itself with: a possible clone. Do not accept the card.",
+    "ca_key_missing": "The chip hides the key it should prove itself with: a possible clone. Do not accept the card.",
+    "aa_refused": "The chip refused to prove that it is the original chip. Do not accept the card.",
+    "dg_hash_mismatch": "Data on the chip was changed after the card was issued. Do not accept the card.",
+    "dg_not_in_sod": "The chip holds data its issuer did not sign. Do not accept the card.",
+    "sod_signature_invalid": "The chip's security data is not signed by its issuer: forged or damaged.",
+    "csca_not_found": "The card was not issued under a trusted authority (or that authority is not in --trust).",
+    "dsc_signature_invalid": "The card's signing certificate was not issued by the authority it names.",
+    "dsc_revoked": "The card's signing certificate has been revoked.",
+    "dsc_expired": "The card's signing certificate has expired.",
+    "qr_mismatch": "The printed QR code does not match the chip: the QR code was pasted over or forged.",
+    "no_trust_anchor": "No trusted authority was given (--trust): the card's origin cannot be checked.",
+    "document_expired": "Note: the card is past its date of expiry.",
+}
 _STATUS_STYLE = {CheckStatus.PASS: "green", CheckStatus.FAIL: "red", CheckStatus.SKIPPED: "yellow"}
 _CHECK_LABELS = {
     "passive_auth": "SOD signature",
@@ -86,13 +107,12 @@ _HOLDER_LABELS = {
 }
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _render(report: VerificationReport, console: Console) -> None:
     console.print(f"[{_VERDICT_STYLE[report.verdict]}]{_VERDICT_TEXT[report.verdict]}[/]")
+    # "dg_hash_mismatch:DG13" means what "dg_hash_mismatch" means; each sentence once.
+    meanings = (_MEANING_BY_KEY.get(key.partition(":")[0]) for key in (*report.reasons, *report.notes))
+    for meaning in dict.fromkeys(m for m in meanings if m is not None):
+        console.print(meaning, highlight=False, markup=False)
     if report.reasons:
         console.print("reasons: " + ", ".join(report.reasons), highlight=False, markup=False)
     checks = Table(title="Checks", title_justify="left")
@@ -177,8 +197,11 @@ def _access_keys(
     id_number: str | None,
     qr_text: str | None,
     qr: QrSupport[Any] | None,
+    as_json: bool,
 ) -> tuple[list[AccessKey], Any]:
-    """The keys to try, and the parsed QR code when ``--qr-text`` gave them (None otherwise)."""
+    """The keys to try, and the parsed QR code when ``--qr-text`` gave them (None otherwise). A malformed option
+    exits 2; a scanned or typed zone that does not verify (an MRZ whose check digits disagree, a QR that is not a
+    CCCD's) exits 1, like a key the card refuses."""
     chosen = [
         name
         for name, given in (
@@ -196,7 +219,11 @@ def _access_keys(
         if can is not None:
             return [Can(can.strip())], None
         if mrz is not None:
-            zone = parse_mrz("\n".join(mrz))
+            try:
+                zone = parse_mrz("\n".join(mrz))
+            except MRZError as exc:
+                message = f"the MRZ does not verify: {exc}; check what was typed"
+                raise _read_error("bad_input", message, 1, as_json) from exc
             return [MrzKey(zone.document_number, zone.date_of_birth, zone.date_of_expiry)], None
         if doc_number is not None:
             if dob is None or expiry is None:
@@ -204,7 +231,7 @@ def _access_keys(
             number = doc_number.strip()
             if len(number) == 12 and number.isdigit():
                 number = cccd_document_number(number)  # the 12-digit ID was given: the chip's number is its tail
-            birth = mrz_date(_date(dob, "--dob"))
+            birth = _mrz_birth(dob)
             no_expiry = expiry.strip().lower() in ("none", "never", "991231")
             end = NO_EXPIRY if no_expiry else mrz_date(_date(expiry, "--expiry"))
             return [MrzKey(number, birth, end)], None
@@ -218,10 +245,21 @@ def _access_keys(
         try:
             printed = qr.parse(qr_text)
         except ValueError as exc:
-            raise _fail(f"the QR text is not a CCCD QR code: {exc}") from exc
+            raise _read_error("bad_input", f"the QR text is not a CCCD QR code: {exc}", 1, as_json) from exc
         return qr.keys(printed), printed
     except MRZError as exc:
         raise _usage(str(exc)) from exc
+
+
+def _mrz_birth(value: str) -> str:
+    """``--dob`` for the MRZ key: YYYY-MM-DD, or YYYY-MM / YYYY for a holder whose day (and month) of birth is
+    unknown, which the MRZ prints as ``<<`` (ICAO 9303-3)."""
+    parts = value.strip().split("-")
+    if len(parts) == 1 and re.fullmatch(r"[0-9]{4}", parts[0]):
+        return parts[0][2:] + "<<<<"
+    if len(parts) == 2 and re.fullmatch(r"[0-9]{4}", parts[0]) and re.fullmatch(r"0[1-9]|1[0-2]", parts[1]):
+        return parts[0][2:] + parts[1] + "<<"
+    return mrz_date(_date(value, "--dob"))
 
 
 def _read_error(kind: str, message: str, code: int, as_json: bool) -> typer.Exit:
@@ -310,7 +348,13 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
             str | None,
             typer.Option("--doc-number", help="MRZ document number (on a CCCD: the last 9 digits of the ID)."),
         ] = None,
-        dob: Annotated[str | None, typer.Option("--dob", help="Date of birth, YYYY-MM-DD.")] = None,
+        dob: Annotated[
+            str | None,
+            typer.Option(
+                "--dob",
+                help="Date of birth, YYYY-MM-DD (with --doc-number also YYYY-MM or YYYY: day or month unknown).",
+            ),
+        ] = None,
         expiry: Annotated[
             str | None, typer.Option("--expiry", help="Date of expiry, YYYY-MM-DD ('none': no expiry).")
         ] = None,
@@ -341,11 +385,19 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
         qr_match check): a QR that disagrees with its card's chip makes the card not genuine. Without --qr-text the
         report has no qr_match check.
 
-        Exit 0 when genuine, 1 when not genuine, incomplete or the key does not open the card, 2 on usage errors,
-        3 when there is no reader, no card, or pcscd is not running.
+        Exit 0 when genuine, 1 when not genuine, incomplete, or the key is wrong (the card refuses it, or an MRZ's
+        check digits disagree), 2 on usage errors, 3 when there is no reader, no card, or pcscd is not running.
         """
         keys, printed = _access_keys(
-            can=can, mrz=mrz, doc_number=doc_number, dob=dob, expiry=expiry, id_number=id_number, qr_text=qr_text, qr=qr
+            can=can,
+            mrz=mrz,
+            doc_number=doc_number,
+            dob=dob,
+            expiry=expiry,
+            id_number=id_number,
+            qr_text=qr_text,
+            qr=qr,
+            as_json=as_json,
         )
         now = dt.datetime.now(dt.UTC)
         store = _trust_store(trust, at=now, as_json=as_json)

@@ -32,7 +32,7 @@ _RENEWAL_AGES_2023: Final = (14, 25, 40, 60)
 _GRACE_YEARS: Final = 2
 
 _MRZ_FIELD = re.compile(r"[0-9A-Z<]+")
-_YYMMDD = re.compile(r"[0-9]{6}")
+_YYMMDD = re.compile(r"[0-9]{2}(?:<<<<|[0-9]{2}<<|[0-9]{4})|<{6}")
 
 
 class PasswordType(enum.IntEnum):
@@ -98,11 +98,13 @@ class Pin:
 
 
 def _check_date(value: str, what: str) -> str:
+    """YYMMDD as the MRZ prints it; ICAO 9303-3 fills an unknown day, or month and day, with ``<`` (holders who
+    know only their year of birth), and the key is derived from those characters as printed."""
     if not _YYMMDD.fullmatch(value):
-        raise MRZError(f"the {what} must be six digits YYMMDD")
+        raise MRZError(f"the {what} must be six digits YYMMDD (with '<' for an unknown day or month)")
     if value != NO_EXPIRY:
-        month, day = int(value[2:4]), int(value[4:6])
-        if not (1 <= month <= 12 and 1 <= day <= 31):
+        month, day = value[2:4], value[4:6]
+        if (month != "<<" and not 1 <= int(month) <= 12) or (day != "<<" and not 1 <= int(day) <= 31):
             raise MRZError(f"the {what} {value[:2]}-{value[2:4]}-{value[4:]} is not a date")
     return value
 

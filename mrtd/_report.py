@@ -473,6 +473,11 @@ def verify_document(
         dsc=CertificateSummary.of(pa.dsc) if pa and pa.dsc else None,
         csca=CertificateSummary.of(pa.csca) if pa and pa.csca else None,
     )
+    holder = _merge_holder(dg13, dg1, at)
+    if holder.date_of_expiry is not None and holder.date_of_expiry < at.date():
+        # The chip is what it claims to be, but the card is no longer valid as an ID: not the verdict's business,
+        # the operator's (a note, like an absent data group).
+        notes.append("document_expired")
     return VerificationReport(
         verdict=verdict,
         reasons=reasons,
@@ -482,7 +487,7 @@ def verify_document(
         dg_hashes=dg_hashes,
         active_auth=active,
         chip_auth=chip,
-        holder=_merge_holder(dg13, dg1, at),
+        holder=holder,
         document=document,
         verified_at=at,
         parsed=ParsedFiles(com=com, sod=sod, dg1=dg1, dg2=dg2, dg13=dg13, dg14=dg14, dg15=dg15),

@@ -242,6 +242,7 @@ class Person:
     ethnicity: str = "Kinh"
     religion: str = "Không"
     field_16: str = "A1B2C3D4E5F60718"
+    birth_day_unknown: bool = False  # the MRZ prints only the year of birth (YY<<<<), as ICAO 9303-3 allows
 
     @property
     def document_number(self) -> str:
@@ -249,6 +250,8 @@ class Person:
 
     @property
     def mrz_birth(self) -> str:
+        if self.birth_day_unknown:
+            return self.date_of_birth.strftime("%y") + "<<<<"
         return self.date_of_birth.strftime("%y%m%d")
 
     @property

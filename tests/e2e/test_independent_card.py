@@ -542,6 +542,39 @@ def test_a_2048_bit_aa_key_on_a_chip_that_chains_long_answers(slot: Slot, pkis: 
     assert asked[0][4] == 0  # extended first (the ATR leaves it open), refused
     assert asked[1][4] != 0  # then short, whose 256-byte signature arrives in pieces
     assert asked[1][-1] == 0  # Le 00
+    session = document["session"]
+    assert session["get_responses"] > 0
+    assert session["apdus"] == len(link.trace)  # every exchange on the link, GET RESPONSEs included
+
+
+@pytest.mark.pcscd
+def test_a_birth_date_known_only_by_its_year(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
+    """ICAO 9303-3 prints an unknown day and month of birth as ``<<``; the BAC key is made from them as printed."""
+    person = dataclasses.replace(person_with_everything(), birth_day_unknown=True)
+    assert person.td1()[1].startswith("88<<<<")
+    image = personalise(person, pkis["ec"])
+    link = slot.play(IndependentChip(image))
+    trust = ["--trust", str(image.csca_pem)]
+    code, document = read_json("--mrz", *person.td1(), *trust)
+    assert code == 0, link.transcript()
+    assert_genuine_bac(document, link)
+    assert person.date_of_expiry is not None
+    expiry = person.date_of_expiry.isoformat()
+    code, document = read_json("--doc-number", person.document_number, "--dob", "1988", "--expiry", expiry, *trust)
+    assert code == 0
+    assert document["verdict"] == "genuine"
+
+
+@pytest.mark.pcscd
+def test_a_mistyped_mrz_is_bad_input_with_a_reason(slot: Slot, with_everything: CardImage) -> None:
+    line1, line2, line3 = with_everything.person.td1()
+    typo = line2[:3] + str((int(line2[3]) + 1) % 10) + line2[4:]  # one digit of the birth date, check digit kept
+    code, out, err = read("--mrz", line1, typo, line3, "--trust", str(with_everything.csca_pem), "--json")
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["kind"] == "bad_input"
+    assert "check digit of date_of_birth" in error["message"]
+    assert "check what was typed" in err
 
 
 @pytest.mark.pcscd

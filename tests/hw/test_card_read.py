@@ -147,11 +147,14 @@ def test_old_card_opens_with_bac_from_the_mrz(slot: VpcdCard, pki: TestPki, trus
 
 
 @pytest.mark.parametrize(
-    ("fault", "check", "reason"),
-    [("clone", "active_auth", "aa_signature_invalid"), ("changed-dg", "dg_hashes", "dg_hash_mismatch:DG13")],
+    ("fault", "check", "reason", "meaning"),
+    [
+        ("clone", "active_auth", "aa_signature_invalid", "possible clone"),
+        ("changed-dg", "dg_hashes", "dg_hash_mismatch:DG13", "changed after the card was issued"),
+    ],
 )
 def test_forgeries_are_not_genuine(
-    slot: VpcdCard, pki: TestPki, trust_file: Path, fault: str, check: str, reason: str
+    slot: VpcdCard, pki: TestPki, trust_file: Path, fault: str, check: str, reason: str, meaning: str
 ) -> None:
     profile = card(pki, fault, index=3)
     play(slot, profile)
@@ -161,6 +164,9 @@ def test_forgeries_are_not_genuine(
     assert document["verdict"] == "not_genuine"
     assert document["checks"][check]["status"] == "fail"
     assert reason in document["reasons"]
+    code, text, _ = run("--can", profile.citizen.can, "--trust", str(trust_file))
+    assert code == 1
+    assert meaning in " ".join(text.split())  # said in words for the operator, not only as a key
 
 
 def test_wrong_key_is_a_clear_message_and_exit_1(slot: VpcdCard, pki: TestPki, trust_file: Path) -> None:

@@ -19,6 +19,7 @@ import pytest
 import mrtd
 from hw import CardReader, CardRemoved, MemoryReader, NoCard, PcscReader, ReaderState, ReaderUnavailable
 from hw._reader_pcscd import VPCD_READER, PcscDaemon
+from hw._reader_session import wait_for_card
 from hw.sim import ChipFaults, TestPki, VirtualChip, citizen, personalise
 from hw.sim._personalise import CardProfile
 from hw.sim._vpcd import VpcdCard
@@ -179,6 +180,24 @@ async def test_pcscd_restart_is_reported_and_survived(pcscd: PcscDaemon, profile
             await events.aclose()  # type: ignore[attr-defined]
         async with reader.connect() as connection:
             assert await connection.transmit(SELECT_AID) == b"\x90\x00"
+
+
+@pytest.mark.pcscd
+async def test_waiting_for_a_card_outlasts_a_pcscd_restart(pcscd: PcscDaemon, profiles: dict[str, CardProfile]) -> None:
+    """An operator waiting to place a card while pcscd restarts: the wait goes on, and the card is seen after."""
+    if not pcscd.started:
+        pytest.skip("pcscd was already running and is not ours to restart")
+    reader = PcscReader(VPCD_READER, poll_interval=0.1)
+    await wait_for(reader, ReaderState.EMPTY)
+    waiting = asyncio.create_task(wait_for_card(reader, 20))
+    await asyncio.sleep(0.5)
+    pcscd.stop()
+    await asyncio.sleep(1.0)
+    assert not waiting.done()
+    pcscd.ensure(wait_for_reader=VPCD_READER)
+    with VpcdCard(VirtualChip(profiles["plain"])) as card:
+        assert card.wait_connected(5)
+        assert await waiting is True
 
 
 @pytest.mark.pcscd

@@ -404,3 +404,15 @@ def test_any_mutated_file_still_gives_a_report(dump: Dump, file: FileId, changes
     elif files[file] != dump.files[file]:
         assert report.verdict is Verdict.NOT_GENUINE
     json.dumps(report.to_json())
+
+
+def test_a_card_past_its_expiry_gets_a_note_not_a_verdict(dump: Dump) -> None:
+    """The chip can be genuine and the card no longer valid as an ID: the operator is told, the verdict unchanged."""
+    now = verify_document(dump.files, trust_store=_store(dump), at=_now())
+    assert "document_expired" not in now.notes
+    assert now.holder.date_of_expiry == dt.date(2030, 1, 15)
+    later = verify_document(dump.files, trust_store=_store(dump), at=dt.datetime(2030, 1, 16, tzinfo=dt.UTC))
+    assert "document_expired" in later.notes
+    assert "document_expired" not in later.reasons
+    on_the_day = verify_document(dump.files, trust_store=_store(dump), at=dt.datetime(2030, 1, 15, 23, tzinfo=dt.UTC))
+    assert "document_expired" not in on_the_day.notes
