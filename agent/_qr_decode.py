@@ -427,6 +427,7 @@ class QrDecoder:
         self._roi_age = 0
         self._misses = 0
         self._next_fallback = 0
+        self._shape: tuple[int, ...] | None = None
 
     @property
     def region_of_interest(self) -> Box | None:
@@ -441,6 +442,11 @@ class QrDecoder:
     def decode(self, image: GrayImage) -> tuple[QrSymbol, ...]:
         """Decode one frame: the fast pass (region first), then at most one fallback strategy."""
         image = check_frame(image)
+        if image.shape != self._shape:
+            # A camera that changed mode, or a replay of photos of different sizes: the region belongs to the old
+            # frame (cropped from a smaller one it could even be empty).
+            self.reset()
+            self._shape = image.shape
         full = _View(image)
         failed: list[tuple[Point, ...]] = []
         if self._roi is not None:
@@ -649,6 +655,10 @@ def decode_image(image: GrayImage, *, accept: Callable[[QrSymbol], bool] | None 
     return ()
 
 
+# Strategies that add to the picture rather than only transform it.
+_PAINTED = frozenset({"finder_repair"})
+
+
 def read_cccd_qr(image: GrayImage, *, today: dt.date | None = None) -> CccdQr:
     """Find, decode and validate the CCCD QR in a still image.
 
@@ -665,6 +675,11 @@ def read_cccd_qr(image: GrayImage, *, today: dt.date | None = None) -> CccdQr:
             try:
                 valid[parse_cccd_qr(symbol.raw, today=today)] = None
             except CccdQrError as exc:
+                if symbol.strategy in _PAINTED:
+                    # Painted-in finder patterns can frame a small symbol that is not on the card (its error
+                    # correction happens to check out): a CCCD QR is kept, anything else only says one was seen.
+                    located = True
+                    continue
                 rejected.append(exc)
         if len(valid) > 1:
             raise QrDecodeError(DecodeFailure.AMBIGUOUS, "more than one CCCD QR code in view")

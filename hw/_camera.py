@@ -22,7 +22,8 @@ GrayImage = npt.NDArray[np.uint8]
 Clock = Callable[[], float]
 
 IMAGE_SUFFIXES: Final = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif"}
+    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".webp"}
+    | {".heic", ".heif", ".avif"}
 )
 ARRAY_SUFFIXES: Final = frozenset({".npy"})
 # Refuse anything larger than a 64-megapixel phone photo: a frame from a file is hostile input.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import stat
 import struct
 import time
 import warnings
@@ -41,6 +42,13 @@ def load_gray_image(path: Path, *, max_pixels: int = MAX_FRAME_PIXELS) -> GrayIm
     cost; any other image beyond ``max_pixels`` is refused. Raises :class:`FrameError` for anything unreadable,
     oversized or not an image.
     """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise FrameError(f"{path.name}: cannot be read ({exc.strerror})") from exc
+    if not stat.S_ISREG(mode):
+        # A pipe or a device would block the read (or never end): a frame comes from a regular file only.
+        raise FrameError(f"{path.name}: not a regular file")
     if path.suffix.lower() in ARRAY_SUFFIXES:
         return _load_npy(path, max_pixels=max_pixels)
     _register_heif()

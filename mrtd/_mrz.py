@@ -219,11 +219,16 @@ def _parse_td1(lines: list[str]) -> MRZ:
 
 
 def _cccd_id_number(l1: str, document_number: str) -> str | None:
-    """The 12-digit CCCD number of a TD1 line 1 laid out as cccd-spec §1.1, after checking its consistency."""
+    """The 12-digit CCCD number of a TD1 line 1 laid out as cccd-spec §1.1, after checking its consistency.
+
+    Position 30 as the ID's check digit is only observed on cards, not written anywhere (ICAO leaves positions 16-30
+    to the issuer, and the composite check digit covers them anyway): when it disagrees, the zone is still read, but
+    no ID number is taken from it."""
     candidate, filler, digit = l1[15:27], l1[27:29], l1[29]
     if not (l1[2:5] == "VNM" and candidate.isdigit() and filler == "<<" and digit.isdigit()):
         return None
-    _verify("id_number", candidate, digit)
+    if digit != check_digit(candidate):
+        return None
     if document_number != candidate[-9:]:
         # The message names the fields, never their values: MRZ data is personal and error messages reach logs.
         raise MRZError("the document number is not the last 9 digits of the ID number", field="document_number")

@@ -483,7 +483,9 @@ def _print_reports(reports: list[BrokerReport]) -> None:
             err.print(escape(f"  {r.directory}: {note}"), highlight=False)
             continue
         state = "the new CRL is in force" if r.probe is CrlProbe.ENFORCED else "the new CRL is NOT in force"
-        dropped = f"; disconnected {', '.join(r.disconnected)}" if r.disconnected else ""
+        dropped = (
+            f"; disabled at the broker (dropped if connected): {', '.join(r.disconnected)}" if r.disconnected else ""
+        )
         err.print(escape(f"  {r.directory}: CRL and ACL updated, broker reloaded; {state}{dropped}"), highlight=False)
         for line in (*r.problems, *r.warnings):
             err.print(f"    [yellow]{escape(line)}[/yellow]", highlight=False)

@@ -218,6 +218,38 @@ def test_a_finder_pattern_washed_out_by_glare_is_repaired(corner: str) -> None:
     assert read_cccd_qr(image, today=TODAY).to_text() == TEXT
 
 
+def test_what_only_a_painted_finder_pattern_reads_is_no_reason_to_call_a_card_foreign() -> None:
+    """A repair paints finder patterns in: around a real card's alignment pattern under glare it once framed a tiny
+    symbol that is not on the card. Anything but a CCCD QR read that way counts as unreadable, not as foreign."""
+    image = _symbol_image("409519", module=8, margin=60, ec="q")
+    image[60 : 60 + 64, 60 : 60 + 64] = 255  # one finder pattern washed out
+    attempts = list(iter_decode_attempts(image))
+    painted = [a for a in attempts if a.symbols]
+    assert painted
+    assert painted[0].strategy == "finder_repair"
+    assert painted[0].symbols[0].raw == b"409519"
+    with pytest.raises(QrDecodeError) as info:
+        read_cccd_qr(image, today=TODAY)
+    assert info.value.reason is DecodeFailure.UNREADABLE
+    # The same symbol read as it is, with its finder patterns intact, is a foreign QR with the parser's reason.
+    with pytest.raises(CccdQrError) as foreign:
+        read_cccd_qr(_symbol_image("409519", module=8, margin=60, ec="q"), today=TODAY)
+    assert foreign.value.reason is QrRejectReason.FIELD_COUNT
+
+
+def test_frames_of_another_size_start_a_fresh_region() -> None:
+    """A camera changing mode, or a replay of photos of different sizes: the region of a large frame is not cropped
+    out of a smaller one (where it could be empty)."""
+    decoder = QrDecoder()
+    assert decoder.decode(render_card(replace(_scene(center=(0.85, 0.5)), frame_size=(1920, 1080))))
+    region = decoder.region_of_interest
+    assert region is not None
+    assert region[0] > 1280  # entirely right of where the next, smaller frame ends
+    symbols = decoder.decode(render_card(_scene(center=(0.3, 0.4))))
+    assert symbols
+    assert symbols[0].raw.decode("utf-8") == TEXT
+
+
 def test_a_small_code_in_a_large_photo_is_found_and_read_in_a_close_up() -> None:
     # 1.6 pixels per module, alone in a 12-megapixel frame of print-like clutter: too small for zxing's whole-frame
     # passes, found by its texture and read enlarged.

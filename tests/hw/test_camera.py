@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -27,6 +28,7 @@ from hw import (
     load_gray_image,
     open_camera,
 )
+from hw._camera_files import image_files
 
 
 def _ticks() -> Any:
@@ -109,6 +111,25 @@ def test_hostile_files_give_frame_errors(tmp_path: Path, content: bytes) -> None
     path.write_bytes(content)
     with pytest.raises(FrameError):
         load_gray_image(path)
+
+
+def test_a_pipe_or_a_folder_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Opening a named pipe for reading blocks until a writer comes: it must be refused before it is opened."""
+    pipe = tmp_path / "frame.jpg"
+    os.mkfifo(pipe)
+    with pytest.raises(FrameError, match="not a regular file"):
+        load_gray_image(pipe)
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(FrameError, match="not a regular file"):
+        load_gray_image(tmp_path / "folder.png")
+    with pytest.raises(FrameError, match="cannot be read"):
+        load_gray_image(tmp_path / "missing.png")
+
+
+def test_gif_frames_are_read_and_listed(tmp_path: Path) -> None:
+    Image.fromarray(_gradient()).save(tmp_path / "g.gif")
+    assert load_gray_image(tmp_path / "g.gif").shape == _gradient().shape
+    assert image_files(tmp_path) == [tmp_path / "g.gif"]
 
 
 def _png_header_only(width: int, height: int) -> bytes:

@@ -105,7 +105,7 @@ def _replace(lines: tuple[str, ...], line: int, position: int, char: str) -> str
     ("line", "position", "char", "field"),
     [
         (0, 14, "1", "document_number"),
-        (0, 29, "2", "id_number"),
+        (0, 29, "2", "composite"),  # position 30 is covered by the composite check digit
         (1, 6, "9", "date_of_birth"),
         (1, 14, "7", "date_of_expiry"),
         (1, 29, "9", "composite"),
@@ -126,6 +126,16 @@ def test_each_wrong_td3_check_digit_names_its_field(position: int, char: str, fi
     with pytest.raises(MRZError) as excinfo:
         parse_mrz(_replace(TD3_SPECIMEN, 1, position, char))
     assert excinfo.value.field == field
+
+
+def test_a_position_30_that_is_not_the_ids_check_digit_gives_no_id() -> None:
+    """Only observed, never specified: a card that puts something else there (the composite right) is still read."""
+    lines = td1("090012345", "001090012345", "900115", "M", "300115", "NGUYEN<<VAN<AN").split("\n")
+    l1 = lines[0][:29] + str((int(lines[0][29]) + 1) % 10)
+    l2 = lines[1][:29] + check_digit(l1[5:30] + lines[1][0:7] + lines[1][8:15] + lines[1][18:29])
+    mrz = parse_mrz("\n".join((l1, l2, lines[2])))
+    assert mrz.document_number == "090012345"
+    assert mrz.id_number is None
 
 
 def test_document_number_must_be_the_last_9_digits_of_the_id() -> None:
