@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import json
 import os
 import re
@@ -303,15 +304,25 @@ def broker_config(
         str | None,
         typer.Option("--server-listen", help="HOST:PORT of the central server's listener (default 127.0.0.1:PORT+1)."),
     ] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option("--bind", help="Address the terminals' listener binds to (default: every interface)."),
+    ] = None,
     fleet_dir: FleetDir = DEFAULT_FLEET_DIR,
     passphrase_file: PassphraseFile = None,
 ) -> None:
     """Write mosquitto.conf with everything it refers to (server certificate and key, CA chain, ACL, CRL), the
     central server's client certificate and key, and the EMQX equivalent under emqx/."""
     names = tuple(hosts) if hosts else default_broker_hosts(fqdn=socket.getfqdn(), hostname=socket.gethostname())
+    if bind is not None:
+        try:
+            ipaddress.ip_address(bind)
+        except ValueError:
+            raise typer.BadParameter(f"{bind!r}: use an IP address", param_hint="--bind") from None
     settings = BrokerSettings(
         port=port,
         hosts=names,
+        bind=bind,
         server_listen=parse_listen(server_listen, option="--server-listen") if server_listen else None,
     )
     with _errors():

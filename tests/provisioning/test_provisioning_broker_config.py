@@ -242,6 +242,20 @@ def test_broker_config_without_host_names_this_machine(fleet: Fleet, tmp_path: P
     assert Fleet.open(fleet.directory).broker_address == (expected[0], 18883)
 
 
+def test_the_terminals_listener_can_be_bound_to_one_address(fleet: Fleet, tmp_path: Path) -> None:
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_bytes(PASSPHRASE)
+    common = ("--port", "18883", "--host", "localhost", "--fleet-dir", str(fleet.directory))
+    common += ("--passphrase-file", str(passphrase))
+    code, _, stderr = run_cli("fleet", "broker-config", "--out", str(tmp_path / "b"), "--bind", "127.0.0.1", *common)
+    assert code == 0, stderr
+    conf = BrokerLayout(tmp_path / "b").conf.read_text()
+    assert re.search(r"^listener 18883 127\.0\.0\.1$", conf, re.MULTILINE)
+    code, _, stderr = run_cli("fleet", "broker-config", "--out", str(tmp_path / "c"), "--bind", "my-host", *common)
+    assert code == 2
+    assert "IP address" in stderr
+
+
 def test_directories_on_the_way_stay_traversable_under_a_strict_umask(tmp_path: Path) -> None:
     """``fleet init`` under umask 077 must not leave /var/lib/cccd-edge 0700: mosquitto, as its own user, could not
     reach the broker directory next to the fleet."""
