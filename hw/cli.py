@@ -77,6 +77,7 @@ _MEANING_BY_KEY = {
     "qr_mismatch": "The printed QR code does not match the chip: the QR code was pasted over or forged.",
     "no_trust_anchor": "No trusted authority was given (--trust): the card's origin cannot be checked.",
     "document_expired": "Note: the card is past its date of expiry.",
+    "crl_stale": "Note: the revocation list checked is out of date; a signer revoked since would not show.",
 }
 _STATUS_STYLE = {CheckStatus.PASS: "green", CheckStatus.FAIL: "red", CheckStatus.SKIPPED: "yellow"}
 _CHECK_LABELS = {

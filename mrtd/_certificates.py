@@ -29,6 +29,7 @@ NameKey = tuple[tuple[str, str], ...]
 _OID_COMMON_NAME = "2.5.4.3"
 _OID_COUNTRY = "2.5.4.6"
 _EXT_SKI, _EXT_KEY_USAGE, _EXT_BASIC, _EXT_AKI = "2.5.29.14", "2.5.29.15", "2.5.29.19", "2.5.29.35"
+_EXT_EXTENDED_KEY_USAGE = "2.5.29.37"
 _KEY_USAGE_BITS = (
     "digital_signature",
     "non_repudiation",
@@ -112,10 +113,11 @@ class _Extensions:
     authority_key_id: bytes | None = None
     key_usage: frozenset[str] | None = None
     is_ca: bool | None = None
+    extended_key_usage: frozenset[str] | None = None  # purpose OIDs, dotted
 
 
 def _extensions(tbs_items: list[TLV]) -> _Extensions:
-    """The four extensions chain building uses, from the ``[3]`` field of a TBSCertificate."""
+    """The extensions chain building and the trust store use, from the ``[3]`` field of a TBSCertificate."""
     wrapper = next((item for item in tbs_items if item.tag == 0xA3), None)
     if wrapper is None:
         return _Extensions()
@@ -153,7 +155,15 @@ def _extensions(tbs_items: list[TLV]) -> _Extensions:
             raise ParseError("basicConstraints is not a SEQUENCE")
         first = inner.children()[:1]
         is_ca = bool(first and first[0].tag == _BOOLEAN and first[0].value not in (b"", b"\x00"))
-    return _Extensions(subject_key_id=ski, authority_key_id=aki, key_usage=usage, is_ca=is_ca)
+    purposes = None
+    if _EXT_EXTENDED_KEY_USAGE in found:
+        inner = parse_one(found[_EXT_EXTENDED_KEY_USAGE])
+        if inner.tag != _SEQUENCE or any(child.tag != _OID for child in inner.children()):
+            raise ParseError("extendedKeyUsage is not a SEQUENCE OF OBJECT IDENTIFIER")
+        purposes = frozenset(decode_oid(child.value) for child in inner.children())
+    return _Extensions(
+        subject_key_id=ski, authority_key_id=aki, key_usage=usage, is_ca=is_ca, extended_key_usage=purposes
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +185,7 @@ class Certificate:
     key_usage: frozenset[str] | None
     is_ca: bool | None
     spki: bytes
+    extended_key_usage: frozenset[str] | None
     signature_algorithm: SignatureAlgorithm
     signature: bytes
 
@@ -250,6 +261,7 @@ def parse_certificate(der: bytes) -> Certificate:
             key_usage=extensions.key_usage,
             is_ca=extensions.is_ca,
             spki=tbs["subject_public_key_info"].dump(),
+            extended_key_usage=extensions.extended_key_usage,
             signature_algorithm=SignatureAlgorithm.from_asn1(cert["signature_algorithm"]),
             signature=bytes(cert["signature_value"].native),
         )

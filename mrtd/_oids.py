@@ -34,6 +34,7 @@ EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 # ICAO arcs under 2.23.136.1.1.
 ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 ID_CSCA_MASTER_LIST = "2.23.136.1.1.2"
+ID_MASTER_LIST_SIGNER = "2.23.136.1.1.3"  # extended key usage of a master list signer (ICAO 9303-12)
 ID_AA = "2.23.136.1.1.5"
 
 

@@ -473,6 +473,10 @@ def verify_document(
         dsc=CertificateSummary.of(pa.dsc) if pa and pa.dsc else None,
         csca=CertificateSummary.of(pa.csca) if pa and pa.csca else None,
     )
+    if pa is not None and pa.dsc is not None and _crls_out_of_date(trust_store, pa.dsc, at):
+        # Revocation was checked against lists whose issuer promised newer ones by now: a DSC revoked since would
+        # not show. Not a verdict (an offline terminal may lag), but the operator should know.
+        notes.append("crl_stale")
     holder = _merge_holder(dg13, dg1, at)
     if holder.date_of_expiry is not None and holder.date_of_expiry < at.date():
         # The chip is what it claims to be, but the card is no longer valid as an ID: not the verdict's business,
@@ -495,6 +499,12 @@ def verify_document(
         missing=tuple(dict.fromkeys(missing)),
         live=live is not None,
     )
+
+
+def _crls_out_of_date(trust_store: TrustStore, dsc: Certificate, at: dt.datetime) -> bool:
+    """Whether every loaded CRL of the DSC's issuer is past its nextUpdate (False when there is none)."""
+    issued = [crl for crl in trust_store.crls if crl.issuer == dsc.issuer]
+    return bool(issued) and all(crl.next_update is not None and crl.next_update < at for crl in issued)
 
 
 def verify_card_read(

@@ -27,7 +27,7 @@ from asn1crypto import cms, core
 from mrtd._certificates import Certificate, RevocationList, RevokedCertificate, parse_certificate, parse_crl
 from mrtd._errors import ParseError, PassiveAuthError, TLVError, TrustStoreError
 from mrtd._lds import ASN1_ERRORS
-from mrtd._oids import ID_CSCA_MASTER_LIST
+from mrtd._oids import ID_CSCA_MASTER_LIST, ID_MASTER_LIST_SIGNER
 from mrtd._sod import ID_SIGNED_DATA, SignedData, parse_signed_data, signer_verifies
 from mrtd._tlv import parse_all, parse_one, read_tlv
 
@@ -165,8 +165,9 @@ class TrustStore:
     ) -> MasterListInfo:
         """Verify an ICAO CSCA master list and trust the certificates it carries.
 
-        The signer certificate must be valid when the list was signed (its signingTime, else ``at``, else now) and
-        issued by a CSCA already in the store. Certificates inside that cannot be decoded are skipped (DEBUG log).
+        The signer certificate must be a master list signer (extended key usage 2.23.136.1.1.3), valid when the
+        list was signed (its signingTime, else ``at``, else now) and issued by a CSCA already in the store.
+        Certificates inside that cannot be decoded are skipped (DEBUG log).
         """
         try:
             signed = parse_signed_data(data, accepted_types=(ID_CSCA_MASTER_LIST,))
@@ -181,6 +182,13 @@ class TrustStore:
             )
         if signer_cert.key_usage is not None and "digital_signature" not in signer_cert.key_usage:
             raise TrustStoreError(f"{origin}: the signer certificate may not sign (no digitalSignature key usage)")
+        if ID_MASTER_LIST_SIGNER not in (signer_cert.extended_key_usage or ()):
+            # ICAO 9303-12 gives master list signers this purpose. Without the check, any document signer under any
+            # trusted CSCA could publish a "master list" that makes a CSCA of its own trusted.
+            raise TrustStoreError(
+                f"{origin}: the signer certificate {signer_cert.subject_text!r} is not a master list signer "
+                f"(its extended key usage lacks {ID_MASTER_LIST_SIGNER})"
+            )
         issuer = next(
             (a.certificate for a in self.issuers_of(signer_cert) if signer_cert.is_signed_by(a.certificate)), None
         )
@@ -220,7 +228,7 @@ class TrustStore:
             raise TrustStoreError(f"{origin}: {exc}") from exc
         by_name = self._by_subject.get(crl.issuer, [])
         if not by_name:
-            raise TrustStoreError(f"{origin}: its issuer {crl.issuer_text!r} is not a trusted CSCA")
+            raise UnknownCrlIssuer(f"{origin}: its issuer {crl.issuer_text!r} is not a trusted CSCA")
         if not any(crl.is_signed_by(a.certificate) for a in by_name):
             raise TrustStoreError(f"{origin}: the signature does not verify with the CSCA {crl.issuer_text!r}")
         self._crls.append(crl)
@@ -381,6 +389,10 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     return files
 
 
+class UnknownCrlIssuer(TrustStoreError):
+    """A CRL whose issuer is not a trusted CSCA."""
+
+
 def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) -> TrustStore:
     """Build a trust store from files and folders (top level) of certificates, master lists and CRLs.
 
@@ -391,7 +403,7 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
     store = TrustStore()
     certificates: list[tuple[str, bytes]] = []
     master_lists: list[tuple[str, bytes]] = []
-    crls: list[tuple[str, bytes]] = []
+    crls: list[tuple[str, bytes, bool]] = []
     for path, named in _expand(paths):
         data = _read(path)
         kind = _classify(data)
@@ -413,7 +425,7 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
             else:
                 raise TrustStoreError(f"{path} is a PKCS#7 bundle without certificates")
         else:
-            crls.append((origin, data))
+            crls.append((origin, data, named))
     for origin, der in certificates:
         store.add_certificate(der, origin=origin)
     pending = master_lists
@@ -427,6 +439,15 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
         if len(failures) == len(pending):
             raise failures[0][2]
         pending = [(origin, der) for origin, der, _ in failures]
-    for origin, data in crls:
-        store.add_crl(data, origin=origin)
+    for origin, data, named in crls:
+        try:
+            store.add_crl(data, origin=origin)
+        except UnknownCrlIssuer:
+            if named:
+                raise
+            # A folder of every country's CRLs (the ICAO PKD's) holds many whose CSCA is not trusted here.
+            _log.debug("skipping %s: its issuer is not a trusted CSCA", origin)
+    for info in store.master_lists:
+        if store.revocation_of(info.signer) is not None:
+            raise TrustStoreError(f"{info.origin}: its signer {info.signer.subject_text!r} is revoked")
     return store

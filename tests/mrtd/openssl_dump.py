@@ -199,6 +199,7 @@ class Authority:
         start: dt.datetime,
         end: dt.datetime,
         key_usage: str | None = "digitalSignature",
+        extended_key_usage: str | None = None,
     ) -> tuple[Path, Path]:
         key = self.directory / f"{label}.key"
         _generate_key(key, key_spec, cwd=self.directory)
@@ -207,6 +208,7 @@ class Authority:
             cwd=self.directory)  # fmt: skip
         ext = self.directory / f"{label}.ext"
         usage = f"keyUsage = critical, {key_usage}\n" if key_usage else ""
+        usage += f"extendedKeyUsage = critical, {extended_key_usage}\n" if extended_key_usage else ""
         ext.write_text(f"[dsc]\n{usage}subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n")
         cert = self.directory / f"{label}.pem"
         run("ca", "-batch", "-config", str(self.directory / "ca.cnf"), "-in", str(csr), "-out", str(cert),

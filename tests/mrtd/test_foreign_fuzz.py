@@ -70,7 +70,8 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> Seeds:
     now = dt.datetime.now(dt.UTC)
     root = fd.make_ca(work / "root", "CSCA List Root", key_spec="ec:prime256v1")
     key, cert = root.issue("List Signer", key_spec="ec:prime256v1", start=now - dt.timedelta(days=5),
-                           end=now + dt.timedelta(days=300))  # fmt: skip
+                           end=now + dt.timedelta(days=300),
+                           extensions=(*fd.DSC_EXTENSIONS, "extendedKeyUsage = critical, 2.23.136.1.1.3"))  # fmt: skip
     content = work / "list.der"
     content.write_bytes(fd.der(0x30, fd.der_int(0) + fd.der(0x31, dump.csca.cert_der + root.cert_der)))
     signed = work / "list.ml"

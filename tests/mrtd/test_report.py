@@ -416,3 +416,19 @@ def test_a_card_past_its_expiry_gets_a_note_not_a_verdict(dump: Dump) -> None:
     assert "document_expired" not in later.reasons
     on_the_day = verify_document(dump.files, trust_store=_store(dump), at=dt.datetime(2030, 1, 15, 23, tzinfo=dt.UTC))
     assert "document_expired" not in on_the_day.notes
+
+
+def test_revocation_checked_against_an_out_of_date_crl_is_noted(dump: Dump, tmp_path: Path) -> None:
+    """A CRL past its nextUpdate still counts (an offline terminal may lag), but the report says so."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    _, other = dump.csca.issue_dsc("Other DSC", key_spec="ec:prime256v1", start=start, end=start + dt.timedelta(days=9))
+    store = _store(dump)
+    crl = store.add_crl(dump.csca.revoke(other))
+    assert crl.next_update is not None
+    fresh = verify_document(dump.files, trust_store=store, at=_now())
+    assert fresh.verdict is Verdict.GENUINE
+    assert "crl_stale" not in fresh.notes
+    late = verify_document(dump.files, trust_store=store, at=crl.next_update + dt.timedelta(hours=1))
+    assert "crl_stale" in late.notes
+    assert "crl_stale" not in late.reasons
+    assert "crl_stale" not in verify_document(dump.files, trust_store=_store(dump), at=crl.next_update).notes

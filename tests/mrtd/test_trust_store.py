@@ -164,6 +164,18 @@ def test_crls_are_accepted_only_from_a_trusted_csca(tmp_path: Path) -> None:
     assert len(store_from_files.crls) == 1
 
 
+ML_SIGNER_EKU = "2.23.136.1.1.3"
+
+
+def _sign_master_list(work: Path, key: Path, cert: Path, *certificates: bytes) -> bytes:
+    """``openssl cms -sign`` over a CscaMasterList (eContentType 2.23.136.1.1.2) carrying ``certificates``."""
+    (work / "ml-content.der").write_bytes(tlv(0x30, bytes.fromhex("020100") + tlv(0x31, b"".join(certificates))))
+    sign = ["cms", "-sign", "-nodetach", "-binary", "-econtent_type", "2.23.136.1.1.2", "-in", "ml-content.der"]
+    signer = ["-signer", str(cert), "-inkey", str(key), "-md", "sha256"]
+    run(*sign, *signer, "-outform", "DER", "-out", "list.ml", cwd=work)
+    return (work / "list.ml").read_bytes()
+
+
 @pytest.fixture(scope="module")
 def small_master_list(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
     """A master list made by ``openssl cms -sign`` (eContentType 2.23.136.1.1.2) carrying the VN and ID CSCAs,
@@ -172,15 +184,58 @@ def small_master_list(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, 
     root = make_authority(work / "root", "CSCA List Root", key_spec="ec-explicit:brainpoolP384r1")
     now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     key, cert = root.issue_dsc(
-        "Master List Signer", key_spec="ec:prime256v1", start=now, end=now + dt.timedelta(days=90)
+        "Master List Signer",
+        key_spec="ec:prime256v1",
+        start=now,
+        end=now + dt.timedelta(days=90),
+        extended_key_usage=ML_SIGNER_EKU,
     )
-    content = tlv(0x30, bytes.fromhex("020100") + tlv(0x31, VN_CSCA.read_bytes() + IDN_CSCA.read_bytes()))
-    (work / "ml-content.der").write_bytes(content)
-    sign = ["cms", "-sign", "-nodetach", "-binary", "-econtent_type", "2.23.136.1.1.2", "-in", "ml-content.der"]
-    run(
-        *sign, "-signer", str(cert), "-inkey", str(key), "-md", "sha256", "-outform", "DER", "-out", "list.ml", cwd=work
+    return _sign_master_list(work, key, cert, VN_CSCA.read_bytes(), IDN_CSCA.read_bytes()), root.cert_der
+
+
+def test_only_a_master_list_signer_may_sign_a_master_list(tmp_path: Path) -> None:
+    """A document signer under a trusted CSCA must not be able to make a CSCA of its own trusted: the list's signer
+    needs the master-list-signer purpose (ICAO 9303-12), as the German and Dutch signers have."""
+    root = make_authority(tmp_path / "root", "CSCA Root", key_spec="ec:prime256v1")
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    key, cert = root.issue_dsc("Document Signer", key_spec="ec:prime256v1", start=now, end=now + dt.timedelta(days=90))
+    forged = _sign_master_list(tmp_path, key, cert, VN_CSCA.read_bytes())
+    store = TrustStore()
+    store.add_certificate(root.cert_der)
+    with pytest.raises(TrustStoreError, match="not a master list signer"):
+        store.add_master_list(forged, origin="forged.ml")
+    assert len(store) == 1
+
+
+def test_a_revoked_master_list_signer_spoils_the_trust_store(tmp_path: Path) -> None:
+    root = make_authority(tmp_path / "root", "CSCA Root", key_spec="ec:prime256v1")
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    end = now + dt.timedelta(days=90)
+    key, cert = root.issue_dsc(
+        "List Signer", key_spec="ec:prime256v1", start=now, end=end, extended_key_usage=ML_SIGNER_EKU
     )
-    return (work / "list.ml").read_bytes(), root.cert_der
+    (tmp_path / "list.ml").write_bytes(_sign_master_list(tmp_path, key, cert, VN_CSCA.read_bytes()))
+    assert len(load_trust_store([root.cert, tmp_path / "list.ml"])) == 2
+    (tmp_path / "root.crl").write_bytes(root.revoke(cert))
+    with pytest.raises(TrustStoreError, match="revoked"):
+        load_trust_store([root.cert, tmp_path / "list.ml", tmp_path / "root.crl"])
+
+
+def test_a_folder_may_hold_crls_of_countries_not_trusted_here(tmp_path: Path) -> None:
+    """The ICAO PKD's CRLs come as one folder for every country: those of CSCAs not trusted here are skipped; one
+    named on its own is still an error."""
+    ours = make_authority(tmp_path / "ours", "CSCA Ours", key_spec="ec:prime256v1")
+    theirs = make_authority(tmp_path / "theirs", "CSCA Theirs", key_spec="ec:prime256v1")
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    _, their_dsc = theirs.issue_dsc("Their DSC", key_spec="ec:prime256v1", start=now, end=now + dt.timedelta(days=9))
+    folder = tmp_path / "trust"
+    folder.mkdir()
+    (folder / "ours.pem").write_bytes(ours.cert.read_bytes())
+    (folder / "theirs.crl").write_bytes(theirs.revoke(their_dsc))
+    store = load_trust_store([folder])
+    assert (len(store), len(store.crls)) == (1, 0)
+    with pytest.raises(TrustStoreError, match="not a trusted CSCA"):
+        load_trust_store([ours.cert, folder / "theirs.crl"])
 
 
 def test_a_master_list_made_by_openssl(small_master_list: tuple[bytes, bytes]) -> None:
@@ -234,7 +289,10 @@ def test_an_undecodable_certificate_in_a_signed_list_is_skipped(
     """A list whose signature verifies but which carries one certificate we cannot decode: the rest still loads."""
     root = make_authority(tmp_path / "root", "CSCA Skip Root", key_spec="ec:prime256v1")
     now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    key, cert = root.issue_dsc("List Signer", key_spec="ec:prime256v1", start=now, end=now + dt.timedelta(days=9))
+    end = now + dt.timedelta(days=9)
+    key, cert = root.issue_dsc(
+        "List Signer", key_spec="ec:prime256v1", start=now, end=end, extended_key_usage=ML_SIGNER_EKU
+    )
     broken = tlv(0x30, tlv(0x30, bytes.fromhex("020101")) + tlv(0x30, b"") + tlv(0x03, b"\x00"))
     content = tlv(0x30, bytes.fromhex("020100") + tlv(0x31, VN_CSCA.read_bytes() + broken))
     (tmp_path / "content.der").write_bytes(content)
