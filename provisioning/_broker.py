@@ -826,7 +826,13 @@ def push_revocation_state(
             continue
         control = controls.get(directory) if controls else None
         control = control or MosquittoControl(layout)
-        if not control.reload():
+        try:
+            reloaded = control.reload()
+        except PermissionError:
+            problem = "cannot signal the broker (permission denied): run this as root or as the broker's user"
+            reports.append(BrokerReport(directory, running=True, probe=None, problems=(problem,)))
+            continue
+        if not reloaded:
             reports.append(BrokerReport(directory, running=False, probe=None))
             continue
         probe, problems = _confirm_reload(control, held, settle_s)

@@ -493,6 +493,11 @@ def _print_reports(reports: list[BrokerReport]) -> None:
             note = "; ".join(r.problems) or "CRL and ACL updated; broker not running (it loads them when it starts)"
             err.print(escape(f"  {r.directory}: {note}"), highlight=False)
             continue
+        if r.probe is None:  # running, but it could not be made to reload
+            err.print(escape(f"  {r.directory}: CRL and ACL updated, broker NOT reloaded"), highlight=False)
+            for line in r.problems:
+                err.print(f"    [yellow]{escape(line)}[/yellow]", highlight=False)
+            continue
         state = "the new CRL is in force" if r.probe is CrlProbe.ENFORCED else "the new CRL is NOT in force"
         dropped = (
             f"; disabled at the broker (dropped if connected): {', '.join(r.disconnected)}" if r.disconnected else ""

@@ -16,6 +16,7 @@ from cryptography import x509
 from provkit import PASSPHRASE, Clock, new_fleet, run_cli, token
 from pyhocon import ConfigFactory
 
+import provisioning
 import wire
 from provisioning import (
     BrokerConfigError,
@@ -148,6 +149,27 @@ def test_revocation_rewrites_crl_and_acl_in_place(fleet: Fleet, layout: BrokerLa
     assert f"user {grant.device_id}\ntopic deny #" in layout.acl.read_text()
     assert f'{{deny, {{username, "{grant.device_id}"}}, all, ["#"]}}.' in (layout.emqx / "acl.conf").read_text()
     assert layout.crl.read_bytes() == fleet.crl_path.read_bytes()
+
+
+class _BrokerOfAnotherUser:
+    """A running broker this process may not signal."""
+
+    def reload(self) -> bool:
+        raise PermissionError(1, "Operation not permitted")
+
+    def probe(self, witness: int | None = None) -> provisioning.CrlProbe:
+        raise AssertionError("nothing to probe: it never reloaded")
+
+    def disconnect(self, device_ids: list[str]) -> tuple[str, ...]:
+        return ()
+
+
+def test_a_broker_that_may_not_be_signalled_is_a_problem_not_a_traceback(fleet: Fleet, layout: BrokerLayout) -> None:
+    [report] = provisioning.push_revocation_state(fleet, controls={layout.directory: _BrokerOfAnotherUser()})
+    assert not report.ok
+    assert report.probe is None
+    assert "permission denied" in report.problems[0]
+    assert layout.crl.read_bytes() == fleet.crl_path.read_bytes()  # installed all the same, for its next start
 
 
 @pytest.mark.parametrize("manifest", ['{"port": "eighty"}', '{"server_listen": ["127.0.0.1"]}', "[]", "{"])
