@@ -32,6 +32,7 @@ from mrtd._errors import (
     CardError,
     CardRemoved,
     FileNotFound,
+    MrtdError,
     ParseError,
     ProtocolNotSupported,
     SecureMessagingError,
@@ -73,7 +74,9 @@ TRANSITIONS: Final[Mapping[SessionState, frozenset[SessionState]]] = MappingProx
     {
         _S.IDLE: frozenset({_S.CARD_ACCESS, _S.FAILED}),
         _S.CARD_ACCESS: frozenset({_S.ACCESS_CONTROL, _S.FAILED}),
-        _S.ACCESS_CONTROL: frozenset({_S.APPLICATION, _S.FAILED}),
+        # DONE: a second access control, asked for only to retry active authentication, failed after every file
+        # was read; the read still ends with its data (and no proof).
+        _S.ACCESS_CONTROL: frozenset({_S.APPLICATION, _S.DONE, _S.FAILED}),
         # Back from a second access control: reading goes on, or active authentication is asked again.
         _S.APPLICATION: frozenset({_S.READING, _S.ACTIVE_AUTHENTICATION, _S.DONE, _S.FAILED}),
         _S.READING: frozenset(
@@ -537,11 +540,20 @@ async def _run(session: _Session, aa_challenge: bytes | None) -> CardReadResult:
             # extended Le with 6700 in clear, which ends secure messaging, yet may give the whole answer to a short
             # Le 00 through 61xx. Open it again and ask that way once, so that a genuine card is not called a
             # clone for the form of a command.
-            access = await session.open(again=True)
             first = failure
-            signature, failure = await _active_authentication(session, access, aa_challenge, expected, extended=False)
-            if failure is not None:
-                failure = CardError(f"{first}; asked again with a short Le: {failure}")
+            try:
+                access = await session.open(again=True)
+            except CardRemoved:
+                raise
+            except MrtdError as exc:
+                # Everything was read already: a chip that will not open again costs only the proof.
+                failure = CardError(f"{first}; opening the chip again to ask with a short Le failed: {exc}")
+            else:
+                signature, failure = await _active_authentication(
+                    session, access, aa_challenge, expected, extended=False
+                )
+                if failure is not None:
+                    failure = CardError(f"{first}; asked again with a short Le: {failure}")
         aa_error = None if failure is None else str(failure)
     session.enter(SessionState.DONE)
     return CardReadResult(

@@ -689,6 +689,7 @@ class Quirks:
     plain_errors: bool = False  # under SM, errors (6A82 ...) answered in clear; the session and its SSC go on
     aa_hash: AaHash = "sha1"  # the hash of the ISO 9796-2 AA signature (sha1: trailer BC; others: XX CC)
     get_response: bool = False  # answers with data come as 61xx and are fetched with GET RESPONSE, as on T=0
+    one_session: bool = False  # after its first session ends, BAC is refused (6983) until the card is powered again
 
 
 class _Refused(Exception):
@@ -842,6 +843,7 @@ class IndependentChip:
         self._current: int | None = None
         self._challenge: bytes | None = None
         self._sm: _SecureMessaging | None = None
+        self._opened_since_power = False
         self.sessions += 1
 
     @property
@@ -990,6 +992,8 @@ class IndependentChip:
             raise _Refused(0x6985)
         if len(apdu.data) != 40 or (apdu.le is not None and apdu.le < 40):
             raise _Refused(0x6700)
+        if self.quirks.one_session and self._opened_since_power:
+            raise _Refused(0x6983)
         e_ifd, m_ifd = apdu.data[:32], apdu.data[32:]
         if not hmac.compare_digest(retail_mac(self._k_mac, e_ifd), m_ifd):
             raise _Refused(0x6300)
@@ -1002,6 +1006,7 @@ class IndependentChip:
         seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
         ssc = int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big")
         self._sm = _SecureMessaging(derive_3des_key(seed, 1), derive_3des_key(seed, 2), ssc)
+        self._opened_since_power = True
         return e_ic + retail_mac(self._k_mac, e_ic), _SW_OK
 
     # -- READ BINARY --

@@ -525,6 +525,20 @@ def test_a_2048_bit_aa_key_on_a_chip_without_extended_length(slot: Slot, pkis: d
 
 
 @pytest.mark.pcscd
+def test_a_chip_that_will_not_open_twice_still_gives_its_data(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
+    """Asking active authentication again needs a second BAC; a chip that refuses it must not cost the report."""
+    person = person_with_everything()
+    image = personalise(person, pkis["ec"], aa_bits=2048)
+    link = slot.play(IndependentChip(image, quirks=Quirks(extended_length=False, one_session=True)))
+    code, document = read_json(*id_and_dob(person), "--trust", str(image.csca_pem))
+    assert code == 1, link.transcript()
+    assert document["verdict"] == "not_genuine"
+    assert document["reasons"] == ["aa_refused"]
+    assert "opening the chip again" in document["checks"]["active_auth"]["message"]
+    assert_holder(document, person)
+
+
+@pytest.mark.pcscd
 def test_a_2048_bit_aa_key_on_a_chip_that_chains_long_answers(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
     """A T=0-style chip: no extended length, but a long answer comes through 61xx and GET RESPONSE. The extended
     INTERNAL AUTHENTICATE it refuses (6700 in clear) must not make a genuine card a clone: the reader opens the chip
