@@ -83,9 +83,9 @@ class QrMatch:
 def cross_check(qr: CccdQr, holder: Holder) -> QrMatch:
     """Compare the QR with what the chip says about its holder.
 
-    The name is compared only with DG13's full name (``holder.full_name``): DG1's MRZ name has no diacritics, and a
-    name that matches only once diacritics are stripped is a different name. Names match after NFC, case folding and
-    whitespace collapsing.
+    The name is compared only with DG13's full name: give ``report.printed_holder``, whose ``full_name`` never
+    comes from DG1 (the MRZ's name has no diacritics, and a name that matches only once diacritics are stripped is a
+    different name). Names match after NFC, case folding and whitespace collapsing.
     """
     checks = (
         _compare(QrField.ID_NUMBER, qr.id_number, holder.id_number),
@@ -118,9 +118,14 @@ def _compare(field: QrField, qr_value: str | dt.date | None, chip_value: str | d
     return FieldCheck(field, FieldMatch.MATCH if qr_value == chip_value else FieldMatch.MISMATCH)
 
 
+# Names of some ethnic minorities carry an apostrophe (H'Hen Niê): typed as ', ’ or ʼ, it is the same name.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
+
+
 def normalise_name(name: str) -> str:
-    """NFC, case-folded, whitespace collapsed: the form in which two spellings of a name are the same name."""
-    folded = unicodedata.normalize("NFC", name).casefold()
+    """NFC, case-folded, whitespace collapsed, one apostrophe: the form in which two spellings of a name are the
+    same name."""
+    folded = unicodedata.normalize("NFC", name).translate(_APOSTROPHES).casefold()
     # casefold() can decompose (e.g. final sigma, ligatures); bring it back to NFC before comparing.
     return " ".join(unicodedata.normalize("NFC", folded).split())
 

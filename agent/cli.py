@@ -7,7 +7,6 @@ import datetime as dt
 import importlib.util
 import json
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ from agent._qr_decode import QrDecodeError, QrDecoder, read_cccd_qr
 from hw._camera import CameraError, CameraUnavailable, FrameError, FrameSource
 from hw._camera_files import image_files, load_gray_image
 from hw._camera_spec import open_camera
+from mrtd import mrz_date
 
 qr_app = typer.Typer(
     name="qr",
@@ -138,6 +138,9 @@ def parse_command(
     fields = qr.to_fields()
     access = qr.chip_access()
     fields["can"] = access.can
+    # The BAC inputs: the chip's document number and date of birth as the MRZ writes them, and each expiry to try.
+    fields["bac_document_number"] = access.document_number
+    fields["bac_date_of_birth"] = mrz_date(qr.date_of_birth)
     fields["bac_expiry_candidates"] = [bac.date_of_expiry for bac in access.bac_inputs()]
     if json_output:
         typer.echo(json.dumps(fields, ensure_ascii=False, indent=2))
@@ -202,29 +205,41 @@ async def _scan(source: FrameSource, console: Console, *, json_output: bool, lim
     decoder = QrDecoder()
     last_seen: dict[str, float] = {}
     rejected: set[bytes] = set()
+    ambiguous: set[frozenset[str]] = set()
     cards = 0
     frames = 0
-    started = time.monotonic()
+    first: float | None = None  # times are reported from the first frame, on the source's own timeline
     try:
         async with asyncio.timeout(limits.seconds):
             async for frame in source:
                 frames += 1
+                first = frame.timestamp if first is None else first
+                at = frame.timestamp - first
                 symbols = await asyncio.to_thread(decoder.decode, frame.image)
+                seen: dict[str, CccdQr] = {}
                 for symbol in symbols:
                     try:
                         qr = parse_cccd_qr(symbol.raw)
                     except CccdQrError as exc:
                         if symbol.raw not in rejected:
                             rejected.add(symbol.raw)
-                            _report_rejected(console, exc, json_output=json_output, at=frame.timestamp - started)
+                            _report_rejected(console, str(exc), json_output=json_output, at=at)
                         continue
-                    key = qr.to_text()
+                    seen[qr.to_text()] = qr
+                if len(seen) > 1:
+                    # Two cards in view: which one the operator means is not ours to guess (as `qr decode`).
+                    if frozenset(seen) not in ambiguous:
+                        ambiguous.add(frozenset(seen))
+                        message = "ambiguous: more than one CCCD QR code in view"
+                        _report_rejected(console, message, json_output=json_output, at=at)
+                    continue
+                for key, qr in seen.items():
                     previous = last_seen.get(key)
                     last_seen[key] = frame.timestamp
                     if previous is not None and frame.timestamp - previous <= limits.forget:
                         continue
                     cards += 1
-                    _report_card(console, qr, json_output=json_output, at=frame.timestamp - started)
+                    _report_card(console, qr, json_output=json_output, at=at)
                     if limits.max_cards is not None and cards >= limits.max_cards:
                         return cards
                 if limits.max_frames is not None and frames >= limits.max_frames:
@@ -243,11 +258,11 @@ def _report_card(console: Console, qr: CccdQr, *, json_output: bool, at: float) 
         _print_fields(console, f"[green]card[/] at {at:.1f} s", qr.to_fields())
 
 
-def _report_rejected(console: Console, exc: CccdQrError, *, json_output: bool, at: float) -> None:
+def _report_rejected(console: Console, reason: str, *, json_output: bool, at: float) -> None:
     if json_output:
-        typer.echo(json.dumps({"time": round(at, 3), "error": str(exc)}, ensure_ascii=False))
+        typer.echo(json.dumps({"time": round(at, 3), "error": reason}, ensure_ascii=False))
     else:
-        console.print(f"[red]✘[/] QR code rejected at {at:.1f} s: {exc}")
+        console.print(f"[red]✘[/] QR code rejected at {at:.1f} s: {escape(reason)}")
 
 
 agent_app = typer.Typer(name="agent", help="This terminal's identity and service.", no_args_is_help=True)

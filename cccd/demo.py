@@ -208,7 +208,7 @@ async def run_card_demo(
         except Exception as exc:
             results.append(DemoResult(scenario, person, None, (), None, error=str(exc), qr_ms=qr_ms))
         else:
-            verification = verification.with_check("qr_match", cross_check(qr, verification.report.holder))
+            verification = verification.with_check("qr_match", cross_check(qr, verification.report.printed_holder))
             report = verification.report
             results.append(
                 DemoResult(scenario, person, report.verdict, report.reasons, verification.session_json(), qr_ms=qr_ms)

@@ -44,7 +44,9 @@ class FrameError(CameraError):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Frame:
-    """One grayscale frame: a 2-D uint8 array, the monotonic time it was captured, and its index in the stream."""
+    """One grayscale frame: a 2-D uint8 array, when it was captured (seconds, monotonic; for a video file, its
+    position in the video, so that a replay keeps the recording's timing however fast it is decoded), and its
+    index in the stream."""
 
     image: GrayImage
     timestamp: float
@@ -99,8 +101,9 @@ class BaseFrameSource:
     def _frames(self) -> AsyncIterator[Frame]:
         raise NotImplementedError
 
-    def _frame(self, image: GrayImage) -> Frame:
-        frame = Frame(image=image, timestamp=self._clock(), index=self._index)
+    def _frame(self, image: GrayImage, *, timestamp: float | None = None) -> Frame:
+        """The next frame; ``timestamp`` for a replay on its own timeline, else the clock's time now."""
+        frame = Frame(image=image, timestamp=self._clock() if timestamp is None else timestamp, index=self._index)
         self._index += 1
         return frame
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from hw._camera import BaseFrameSource, CameraError, CameraUnavailable, Clock, F
 
 # A live camera that returns this many empty reads in a row has gone away (unplugged, or taken by another process).
 _MAX_FAILED_READS = 30
+_log = logging.getLogger(__name__)
 
 
 class OpenCVSource(BaseFrameSource):
@@ -65,19 +67,40 @@ class OpenCVSource(BaseFrameSource):
     async def _frames(self) -> AsyncIterator[Frame]:
         if self._capture is None:
             self._capture = await asyncio.to_thread(self._open)
-        failed = 0
+        failed = skipped = 0
         while not self._closed:
             ok, image = await asyncio.to_thread(self._capture.read)
             if not ok or image is None:
-                if self._is_file:
-                    return
                 failed += 1
+                if self._is_file:
+                    # A damaged stretch of a file fails a few reads and the decoder resynchronises after it; only
+                    # reads failing on and on (or past the last frame) are the end.
+                    if failed >= _MAX_FAILED_READS or self._past_the_end():
+                        if skipped:
+                            _log.warning("%s: %d unreadable frame(s) skipped", self._device, skipped)
+                        return
+                    skipped += 1
+                    continue
                 if failed >= _MAX_FAILED_READS:
                     raise CameraError(f"camera {self._device!r} stopped delivering frames")
                 await asyncio.sleep(0.01)
                 continue
             failed = 0
-            yield self._frame(to_gray(image))
+            yield self._frame(to_gray(image), timestamp=self._position() if self._is_file else None)
+
+    def _past_the_end(self) -> bool:
+        cv2 = importlib.import_module("cv2")
+        count = float(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        return count <= 0 or float(self._capture.get(cv2.CAP_PROP_POS_FRAMES)) >= count
+
+    def _position(self) -> float:
+        """Where the frame just read sits in the video (seconds): its timestamp, else its number over the rate."""
+        cv2 = importlib.import_module("cv2")
+        milliseconds = self._capture.get(cv2.CAP_PROP_POS_MSEC)
+        if milliseconds > 0:
+            return float(milliseconds) / 1000.0
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        return self._index / fps if fps > 0 else float(self._index)
 
     async def aclose(self) -> None:
         await super().aclose()

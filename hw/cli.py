@@ -417,7 +417,8 @@ def card_commands(*, qr: QrSupport[Any] | None = None, open_reader: ReaderFactor
         except (HwError, MrtdError) as exc:
             raise _read_error("read_failed", f"reading the card failed: {exc}", 1, as_json) from exc
         if qr is not None and printed is not None:
-            verification = verification.with_check("qr_match", qr.cross_check(printed, verification.report.holder))
+            match = qr.cross_check(printed, verification.report.printed_holder)
+            verification = verification.with_check("qr_match", match)
         if photo is not None:
             image = verification.portrait
             warnings = Console(stderr=True, soft_wrap=True)

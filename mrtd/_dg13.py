@@ -60,6 +60,8 @@ _DAY_FIRST = re.compile(
 _YEAR_FIRST = re.compile(
     r"(?P<y>\d{4})(?P<s>[/.\-])(?P<m>\d{1,2})(?P=s)(?P<d>\d{1,2})|(?P<y2>\d{4})(?P<m2>\d{2})(?P<d2>\d{2})"
 )
+# Births from the oldest living holders to expiries on the 60th birthday of this century's children.
+_PLAUSIBLE_YEARS = range(1880, 2200)
 _NO_EXPIRY_TEXTS = frozenset({"không thời hạn", "khong thoi han"})
 _SEXES: dict[str, Sex] = {"nam": "M", "nữ": "F", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
 
@@ -186,7 +188,8 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
     if re.fullmatch(r"\d{4}", text):
         return None
     # Cards write dd/mm/yyyy; other encoders use the QR code's ddmmyyyy or ISO order. Day first wins when both
-    # readings of an 8-digit string are dates, as Vietnamese documents write day first.
+    # readings of an 8-digit string are dates, as Vietnamese documents write day first; a reading whose year no
+    # holder's date can have (20120305 read day first is the year 305) is no reading.
     candidates: list[tuple[int, int, int]] = []
     for pattern in (_DAY_FIRST, _YEAR_FIRST):
         if match := pattern.fullmatch(text):
@@ -196,6 +199,8 @@ def parse_dg13_date(text: str, *, field: str = "date") -> dt.date | None:
     if not candidates:
         raise ParseError(f"DG13 {field} is not a date (dd/mm/yyyy)")
     for year, month, day in candidates:
+        if year not in _PLAUSIBLE_YEARS:
+            continue
         if day == 0 or month == 0:
             return None
         try:

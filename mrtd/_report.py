@@ -216,6 +216,13 @@ class VerificationReport:
     live: bool = False
 
     @property
+    def printed_holder(self) -> Holder:
+        """The holder as printed text (the QR code) is compared with: the full name only as DG13 spells it (None
+        without one), because the MRZ's name has lost its diacritics and would differ from any printed name."""
+        dg13 = self.parsed.dg13
+        return dataclasses.replace(self.holder, full_name=dg13.full_name if dg13 is not None else None)
+
+    @property
     def checks(self) -> dict[str, Check]:
         """Every check by name: the chip's (:data:`CHECK_NAMES`), then those made outside it, in the order added."""
         out: dict[str, Check] = {name: getattr(self, name) for name in CHECK_NAMES}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import cv2
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -108,6 +111,7 @@ def test_parse_validates_text_from_another_scanner() -> None:
     assert ok.exit_code == 0
     fields = json.loads(ok.stdout)
     assert fields["can"] == "012345"
+    assert (fields["bac_document_number"], fields["bac_date_of_birth"]) == ("099012345", "990101")
     assert fields["bac_expiry_candidates"][0] == "240101"
     bad = runner.invoke(app, ["qr", "parse", "--json", "001099012345||Nguyễn Văn An|01011998|Nam|Hà Nội|15082021"])
     assert bad.exit_code == 1
@@ -141,3 +145,58 @@ def test_scan_synthetic_camera_stops_after_max_cards() -> None:
 def test_scan_without_a_camera_exits_3() -> None:
     result = runner.invoke(app, ["qr", "scan", "--camera", "no-such-camera-or-file"])
     assert result.exit_code == 3
+
+
+def _scan_lines(camera: Path, *options: str) -> list[dict[str, Any]]:
+    result = runner.invoke(app, ["qr", "scan", "--camera", str(camera), "--json", *options])
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_scan_refuses_two_cards_in_one_frame(tmp_path: Path) -> None:
+    """As `qr decode` does: with two cards in view, which one the operator means is not the scanner's to guess."""
+    left, right = synthetic_citizen(30), synthetic_citizen(31)
+    halves = [
+        render_card(CardScene(text=person.qr_text(), frame_size=(640, 480), qr_px=210.0, seed=seed))
+        for seed, person in enumerate((left, right))
+    ]
+    Image.fromarray(np.hstack(halves)).save(tmp_path / "000.png")
+    Image.fromarray(halves[1]).save(tmp_path / "001.png")
+    lines = _scan_lines(tmp_path)
+    assert lines[0]["error"].startswith("ambiguous")
+    assert [line["fields"]["id_number"] for line in lines[1:]] == [right.id_number]
+
+
+def _video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    height, width = frames[0].shape
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height), False)
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def test_a_replayed_video_keeps_its_own_timeline(tmp_path: Path) -> None:
+    """A card that leaves for 3 s of the recording is a new sighting, however fast the replay is decoded."""
+    person = synthetic_citizen(32)
+    card = render_card(CardScene(text=person.qr_text(), frame_size=(640, 480), qr_px=210.0, seed=1))
+    empty = np.full((480, 640), 90, dtype=np.uint8)
+    _video(tmp_path / "replay.avi", [card] * 5 + [empty] * 30 + [card] * 5, fps=10.0)
+    lines = _scan_lines(tmp_path / "replay.avi", "--forget", "2")
+    assert [line["fields"]["id_number"] for line in lines] == [person.id_number] * 2
+    assert lines[0]["time"] == pytest.approx(0.0, abs=0.15)
+    assert lines[1]["time"] == pytest.approx(3.5, abs=0.15)  # the recording's time, not the decoder's
+
+
+def test_a_damaged_stretch_of_a_video_does_not_end_the_replay(tmp_path: Path) -> None:
+    person = synthetic_citizen(33)
+    card = render_card(CardScene(text=person.qr_text(), frame_size=(640, 480), qr_px=210.0, seed=2))
+    noise = np.random.default_rng(7).integers(0, 256, size=(480, 640), dtype=np.uint8)
+    _video(tmp_path / "damaged.avi", [noise] * 20 + [card] * 5, fps=10.0)
+    data = bytearray((tmp_path / "damaged.avi").read_bytes())
+    # Scramble bytes inside the noisy frames' JPEG data, well before the card appears.
+    rng = np.random.default_rng(11)
+    for position in rng.integers(len(data) // 10, len(data) // 3, size=3000):
+        data[int(position)] = int(rng.integers(0, 256))
+    (tmp_path / "damaged.avi").write_bytes(bytes(data))
+    lines = _scan_lines(tmp_path / "damaged.avi")
+    assert [line["fields"]["id_number"] for line in lines] == [person.id_number]

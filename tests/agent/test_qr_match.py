@@ -93,6 +93,11 @@ def test_name_comparison_ignores_case_spacing_and_normal_form() -> None:
     assert normalise_name(" Nguyễn\tVăn  An ") == "nguyễn văn an"
 
 
+def test_the_apostrophe_of_a_name_may_be_typed_any_way() -> None:
+    assert normalise_name("H\u2019Hen Niê") == normalise_name("H'Hen Niê") == normalise_name("H\u02bcHen Niê")
+    assert normalise_name("H'Hen Niê") != normalise_name("HHen Niê")
+
+
 def test_a_name_that_matches_only_without_diacritics_is_a_different_name() -> None:
     # "Nguyễn Văn Ân" and "Nguyễn Văn An" are different names; the MRZ-style "NGUYEN VAN AN" is not DG13's name.
     for other in ("Nguyễn Văn Ân", "Nguyen Van An", "NGUYEN VAN AN"):

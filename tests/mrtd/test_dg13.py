@@ -121,6 +121,8 @@ def test_an_unknown_day_of_birth_keeps_the_text() -> None:
         ("15011990", dt.date(1990, 1, 15)),  # the QR code's form
         ("19900115", dt.date(1990, 1, 15)),
         ("10122011", dt.date(2011, 12, 10)),  # both readings fit the pattern; only day-first is a date
+        ("20120305", dt.date(2012, 3, 5)),  # day first would be 20 December of the year 305
+        ("20101120", dt.date(2010, 11, 20)),
         ("29/02/2000", dt.date(2000, 2, 29)),
         ("00/01/1990", None),
         ("1990", None),
@@ -130,7 +132,9 @@ def test_date_forms(text: str, expected: dt.date | None) -> None:
     assert parse_dg13_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["15/01/90", "15/01-1990", "31/02/1990", "1990-13-01", "ngày 15", "15131990"])
+@pytest.mark.parametrize(
+    "text", ["15/01/90", "15/01-1990", "31/02/1990", "1990-13-01", "ngày 15", "15131990", "15/01/0990", "01011700"]
+)
 def test_bad_dates_are_parse_errors(text: str) -> None:
     with pytest.raises(ParseError):
         parse_dg13_date(text)

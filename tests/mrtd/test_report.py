@@ -432,3 +432,17 @@ def test_revocation_checked_against_an_out_of_date_crl_is_noted(dump: Dump, tmp_
     assert "crl_stale" in late.notes
     assert "crl_stale" not in late.reasons
     assert "crl_stale" not in verify_document(dump.files, trust_store=_store(dump), at=crl.next_update).notes
+
+
+def test_the_printed_holder_takes_its_name_from_dg13_alone(dump: Dump, tmp_path: Path) -> None:
+    """A chip whose DG13 lacks the name shows the MRZ's (no diacritics) as the holder's, but printed text such as
+    the QR code must not be held against it: that name is absent, not different."""
+    order = tuple(n for n in range(1, 17) if n != 2)
+    files = _resigned(dump, {**dump.files, FileId.DG13: dg13_bytes(field_order=order)}, tmp_path)
+    report = verify_document(files, trust_store=_store(dump), at=_now())
+    assert report.verdict is Verdict.GENUINE
+    assert report.holder.full_name == "NGUYEN VAN AN"  # from the MRZ
+    assert report.printed_holder.full_name is None
+    assert report.printed_holder.id_number == report.holder.id_number
+    whole = verify_document(dump.files, trust_store=_store(dump), at=_now())
+    assert whole.printed_holder.full_name == whole.holder.full_name == "Nguyễn Văn An"
