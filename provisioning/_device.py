@@ -21,6 +21,7 @@ import datetime as dt
 import itertools
 import json
 import logging
+import os
 import random
 import ssl
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,7 @@ from provisioning._errors import (
 from provisioning._files import PUBLIC_MODE, SECRET_MODE, fsync_directory, read_text_bounded, write_atomic
 from provisioning._fleet import Site
 from provisioning._pki import (
+    BACKDATE,
     cert_pem,
     common_name,
     fingerprints_match,
@@ -59,6 +61,7 @@ from provisioning._pki import (
     normalize_fingerprint,
     plain_key,
 )
+from wire import is_device_id
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 RENEW_AT_FRACTION = 2 / 3
 MAX_RESPONSE = 64 * 1024
 HTTP_TIMEOUT_S = 30.0
+REQUEST_DEADLINE_S = 90.0  # a whole request and its answer, however the server paces them
 
 KEY_FILE, CERT_FILE, CHAIN_FILE, CONFIG_FILE, FLOOR_FILE = (
     "device.key",
@@ -106,7 +110,10 @@ def _same_key(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) ->
 
 
 def _read_cert(path: Path) -> x509.Certificate:
-    return load_certs(path.read_bytes())[0]
+    try:
+        return load_certs(path.read_bytes())[0]
+    except (ProvisioningError, IndexError) as exc:
+        raise ProvisioningError(f"{path} is not a usable certificate ({exc})") from exc
 
 
 def load_identity(state_dir: Path) -> DeviceIdentity:
@@ -114,11 +121,15 @@ def load_identity(state_dir: Path) -> DeviceIdentity:
     key_path, cert_path = state_dir / KEY_FILE, state_dir / CERT_FILE
     next_key, next_cert = state_dir / NEXT_KEY_FILE, state_dir / NEXT_CERT_FILE
     try:
-        key = load_key(key_path.read_bytes(), None)
+        key_bytes = key_path.read_bytes()
         certificate = _read_cert(cert_path)
         chain = tuple(load_certs((state_dir / CHAIN_FILE).read_bytes()))
     except FileNotFoundError as exc:
         raise ProvisioningError(f"{state_dir} holds no enrolled identity (run `cccd agent enroll`)") from exc
+    try:
+        key = load_key(key_bytes, None)
+    except ProvisioningError as exc:
+        raise ProvisioningError(f"{key_path} is not a usable private key") from exc
     if not _same_key(key, certificate) and next_cert.exists():
         # The key was renamed into place but the certificate was not: finish the swap.
         candidate = _read_cert(next_cert)
@@ -154,6 +165,13 @@ def read_time_floor(state_dir: Path) -> dt.datetime:
 def record_time_floor(state_dir: Path, now: dt.datetime) -> None:
     if now > read_time_floor(state_dir):
         write_atomic(state_dir / FLOOR_FILE, now.isoformat().encode() + b"\n", mode=PUBLIC_MODE)
+
+
+def attested_time(certificate: x509.Certificate, now: dt.datetime) -> dt.datetime:
+    """The latest time both this terminal's clock and the service agree has passed: the service dates a new
+    certificate from its own clock (minus a small backdate), so a terminal clock running ahead cannot raise the
+    floor past real time and then make the terminal wait, certificate expiring, for a time that has not come."""
+    return min(now, certificate.not_valid_before_utc + BACKDATE)
 
 
 def check_clock(now: dt.datetime, *, floor: dt.datetime) -> None:
@@ -197,6 +215,11 @@ def _network_error(exc: httpx.HTTPError, what: str) -> ProvisioningError:
         return ClockNotPlausible(f"{what}: the server's certificate looks {ssl_error.verify_message}; check the clock")
     if "certificate expired" in text or "certificate revoked" in text:
         return RenewalRefused(f"{what}: the service refused this terminal's certificate ({text})")
+    if isinstance(ssl_error, ssl.SSLCertVerificationError):
+        # Reached, but not the fleet's service (another CA, another host name): a trust failure, not an outage.
+        return EnrollmentFailed(
+            f"{what}: the server is not the fleet's enrollment service ({ssl_error.verify_message}); check --server"
+        )
     return ServiceUnavailable(f"{what}: {text}")
 
 
@@ -205,15 +228,20 @@ def _client(*, verify: ssl.SSLContext | bool, transport: httpx.AsyncBaseTranspor
 
 
 async def _fetch(client: httpx.AsyncClient, method: str, url: str, *, body: object = None) -> httpx.Response:
-    """Send a request and read at most ``MAX_RESPONSE`` bytes of the answer. The CA chain is fetched before
-    anything is trusted, so whoever answers could otherwise stream a small terminal out of memory."""
-    async with client.stream(method, url, json=body) as response:
-        content = bytearray()
-        async for chunk in response.aiter_bytes():
-            content += chunk
-            if len(content) > MAX_RESPONSE:
-                raise EnrollmentFailed("the service answered with an oversized body")
-    return httpx.Response(response.status_code, content=bytes(content))
+    """Send a request and read at most ``MAX_RESPONSE`` bytes of the answer within ``REQUEST_DEADLINE_S``. The CA
+    chain is fetched before anything is trusted, so whoever answers could otherwise stream a small terminal out of
+    memory, or hold it for days by dripping a byte at a time under every per-read timeout."""
+    try:
+        async with asyncio.timeout(REQUEST_DEADLINE_S):
+            async with client.stream(method, url, json=body) as response:
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > MAX_RESPONSE:
+                        raise EnrollmentFailed("the service answered with an oversized body")
+    except TimeoutError as exc:
+        raise ServiceUnavailable(f"the service did not answer within {REQUEST_DEADLINE_S:.0f} s") from exc
+    return httpx.Response(response.status_code, headers=response.headers, content=bytes(content))
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any]:
@@ -237,6 +265,12 @@ def _error_code(response: httpx.Response) -> str:
 def _raise_for_refusal(response: httpx.Response, what: str) -> None:
     if response.status_code == 200:
         return
+    if response.status_code in (429, 502, 503, 504):
+        # Busy, rate-limited or behind a proxy whose upstream is down: try later, nothing was refused.
+        code = _error_code(response)
+        retry = response.headers.get("retry-after", "")
+        when = f"in {retry} s" if retry.isdigit() else "later"
+        raise ServiceUnavailable(f"{what}: the service answered {response.status_code} {code}; try again {when}")
     body = _json_body(response)
     code, detail = str(body.get("error", "")), str(body.get("detail", ""))
     if code.startswith("token_"):
@@ -266,6 +300,10 @@ def _check_grant(
         raise EnrollmentFailed("the certificate does not name the device id the service gave")
     if not chain or chain[-1] != root or not issued_by(certificate, chain[0]):
         raise EnrollmentFailed("the certificate does not chain to the pinned fleet root")
+    if not is_device_id(device_id):
+        raise EnrollmentFailed("the service gave a device id that cannot name an MQTT identity")
+    if certificate.not_valid_after_utc <= certificate.not_valid_before_utc + CLOCK_TOLERANCE:
+        raise EnrollmentFailed("the certificate's validity is empty")
     for child, parent in itertools.pairwise(chain):
         if not issued_by(child, parent):
             raise EnrollmentFailed("the CA chain is broken")
@@ -310,13 +348,25 @@ def _trust(root: x509.Certificate) -> ssl.SSLContext:
 def _prepare_key(state_dir: Path, *, now: dt.datetime) -> ec.EllipticCurvePrivateKey:
     check_clock(now, floor=read_time_floor(state_dir))
     state_dir.mkdir(parents=True, exist_ok=True)
+    # The identity's folder is this terminal's alone, whatever the umask: nobody else may swap its CA chain.
+    os.chmod(state_dir, 0o700)
     key_path, cert_path = state_dir / KEY_FILE, state_dir / CERT_FILE
     if key_path.exists() and cert_path.exists():
         existing = load_identity(state_dir)
         raise InvalidRequest(f"{state_dir} is already enrolled as {existing.device_id}")
-    # A key left by an attempt that failed later on is reused: it never left the terminal either.
+    # A key left by an attempt that failed later on is reused: it never left the terminal either. One that others
+    # could read, or that someone else owns, was not made here (or has been exposed): it is not this terminal's key.
     if key_path.exists():
-        return load_key(key_path.read_bytes(), None)
+        info = key_path.stat()
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise InvalidRequest(
+                f"{key_path} was not left by an earlier attempt (its mode or owner is not this terminal's 0600): "
+                "remove it, then enroll again"
+            )
+        try:
+            return load_key(key_path.read_bytes(), None)
+        except ProvisioningError as exc:
+            raise InvalidRequest(f"{key_path} is not a usable private key: remove it, then enroll again") from exc
     key = generate_key()
     write_atomic(key_path, plain_key(key), mode=SECRET_MODE)
     return key
@@ -334,7 +384,7 @@ def _store_enrollment(
     write_atomic(state_dir / CONFIG_FILE, json.dumps(config, indent=2).encode() + b"\n", mode=PUBLIC_MODE)
     # The certificate last: its presence marks the terminal as enrolled.
     write_atomic(state_dir / CERT_FILE, cert_pem(certificate), mode=PUBLIC_MODE)
-    record_time_floor(state_dir, now)
+    record_time_floor(state_dir, attested_time(certificate, now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,6 +477,18 @@ class RenewalPlan:
     reason: str
 
 
+def _check_pinned_root(state_dir: Path, root: x509.Certificate) -> None:
+    """The root in ``ca-chain.pem`` must still be the one pinned at enrollment (kept in ``config.json``): a chain
+    swapped in the folder would otherwise decide whom the terminal renews with."""
+    try:
+        config = json.loads(read_text_bounded(state_dir / CONFIG_FILE, limit=MAX_RESPONSE))
+        pinned = str(config["enrollment"]["ca_fingerprint"])
+    except (OSError, ValueError, RecursionError, KeyError, TypeError) as exc:
+        raise EnrollmentFailed(f"{state_dir / CONFIG_FILE} does not say which fleet root was pinned") from exc
+    if not fingerprints_match(root, pinned):
+        raise EnrollmentFailed(f"{state_dir / CHAIN_FILE} no longer ends at the fleet root pinned at enrollment")
+
+
 def renewal_due(certificate: x509.Certificate) -> dt.datetime:
     start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     return start + (end - start) * RENEW_AT_FRACTION
@@ -460,6 +522,7 @@ async def renew_once(
     """Get a new certificate on a new key, authenticating with the current one over mutual TLS."""
     identity = load_identity(state_dir)
     root = identity.chain[-1]
+    _check_pinned_root(state_dir, root)
     new_key = generate_key()
     context = _trust(root)
     context.load_cert_chain(state_dir / CERT_FILE, state_dir / KEY_FILE)  # the files load_identity just checked
@@ -476,13 +539,9 @@ async def renew_once(
     if device_id != identity.device_id:
         raise EnrollmentFailed(f"the renewed certificate names {device_id}, not {identity.device_id}")
     install_identity(state_dir, new_key, certificate)
-    _store_chain(state_dir, chain, now=clock())
-    return DeviceIdentity(device_id, new_key, certificate, chain)
-
-
-def _store_chain(state_dir: Path, chain: tuple[x509.Certificate, ...], *, now: dt.datetime) -> None:
     write_atomic(state_dir / CHAIN_FILE, cert_pem(*chain), mode=PUBLIC_MODE)
-    record_time_floor(state_dir, now)
+    record_time_floor(state_dir, attested_time(certificate, clock()))
+    return DeviceIdentity(device_id, new_key, certificate, chain)
 
 
 class CertificateRenewer:
@@ -551,7 +610,10 @@ class CertificateRenewer:
         except ProvisioningError as exc:
             self.failures += 1
             self.last_problem = str(exc)
-            delay = self._backoff()
+            # Never sleep through the rest of the certificate's life: with short lifetimes an outage of a few
+            # backoff steps would otherwise outlast the certificate, and the terminal would need enrolling again.
+            left = (identity.not_after - now).total_seconds()
+            delay = min(self._backoff(), max(left / 4, 30.0))
             log.warning("certificate renewal failed (%s); retrying in %.0f s", exc, delay)
             return delay
         self.failures = 0

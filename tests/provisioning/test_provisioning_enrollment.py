@@ -7,7 +7,8 @@ import datetime as dt
 import json
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from provkit import PASSPHRASE, enrollment_service, free_port, new_fleet, token
 from typer.testing import CliRunner
 
 import provisioning
+import provisioning._device
 from provisioning import (
     FingerprintMismatch,
     Fleet,
@@ -70,6 +72,7 @@ def test_agent_enroll_writes_the_identity_and_prints_the_device_id(service: tupl
         "time-floor",
     }
     assert (state / "device.key").stat().st_mode & 0o777 == 0o600
+    assert state.stat().st_mode & 0o777 == 0o700  # nobody else may swap the CA chain it renews with
     certificate = x509.load_pem_x509_certificate((state / "device.pem").read_bytes())
     assert certificate.subject.rfc4514_string().startswith(f"CN={device_id},")
     key = serialization.load_pem_private_key((state / "device.key").read_bytes(), password=None)
@@ -127,6 +130,41 @@ def test_an_enrolled_state_directory_is_not_overwritten(service: tuple[Fleet, st
     enrolled = _enroll(url, token(fleet), fleet.root_fingerprint, tmp_path / "s")
     with pytest.raises(provisioning.InvalidRequest, match=enrolled.identity.device_id):
         _enroll(url, token(fleet), fleet.root_fingerprint, tmp_path / "s")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_a_key_someone_else_could_read_is_not_taken_for_this_terminals(
+    service: tuple[Fleet, str], tmp_path: Path, mode: int
+) -> None:
+    """A device.key left in the folder is reused only as an earlier attempt of ours leaves it: 0600, ours."""
+    fleet, url = service
+    state = tmp_path / "s"
+    state.mkdir()
+    planted = state / "device.key"
+    planted.write_bytes(plain_key(generate_key()))
+    planted.chmod(mode)
+    secret = token(fleet)
+    with pytest.raises(provisioning.InvalidRequest, match="remove it"):
+        _enroll(url, secret, fleet.root_fingerprint, state)
+    assert not (state / "device.pem").exists()
+    planted.unlink()
+    assert _enroll(url, secret, fleet.root_fingerprint, state).identity.device_id  # the token was not spent
+
+
+def test_a_server_that_drips_its_answer_meets_a_deadline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each read within its timeout, the whole answer never: the terminal gives up at the request's deadline."""
+    monkeypatch.setattr(provisioning._device, "REQUEST_DEADLINE_S", 0.5)
+
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            yield b" "
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=drip()))
+    started = time.monotonic()
+    with pytest.raises(provisioning.ServiceUnavailable, match="did not answer within"):
+        asyncio.run(provisioning.fetch_pinned_chain("https://enroll.test", "00" * 32, transport=transport))
+    assert time.monotonic() - started < 3
 
 
 def test_an_unreachable_service_is_an_environment_error(service: tuple[Fleet, str], tmp_path: Path) -> None:
@@ -240,6 +278,7 @@ def _expired_identity(fleet: Fleet, state: Path) -> None:
     (state / "device.key").write_bytes(plain_key(key))
     (state / "device.pem").write_bytes(cert_pem(grant.certificate))
     (state / "ca-chain.pem").write_bytes(cert_pem(*grant.chain))
+    (state / "config.json").write_text(json.dumps({"enrollment": {"ca_fingerprint": fleet.root_fingerprint}}))
 
 
 def test_an_expired_terminal_is_told_to_enroll_again(service: tuple[Fleet, str], tmp_path: Path) -> None:
@@ -367,8 +406,9 @@ def test_too_many_refusals_from_one_address_are_answered_429(tmp_path: Path) -> 
             *("--server", url, "--token", secret, "--ca-fingerprint", fleet.root_fingerprint),
             *("--state-dir", str(tmp_path / "state")),
         )
-        assert code == 1
+        assert code == 3  # nothing refused: come back later
         assert "too_many_attempts" in stderr
+        assert "try again in" in " ".join(stderr.split())
         assert client.get(f"{url}/v1/health").status_code == 200  # the rest of the service still answers
     # The token was not spent by the refused attempts.
     grant = fleet.enroll(fleet.unlock(PASSPHRASE), token=secret, csr_pem=csr)

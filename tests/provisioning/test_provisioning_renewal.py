@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-from provkit import PASSPHRASE, Clock, token
+from provkit import PASSPHRASE, Clock, new_fleet, token
 
 import provisioning
 from provisioning import (
@@ -28,6 +28,7 @@ from provisioning import (
 from provisioning._device import (
     CERT_FILE,
     CHAIN_FILE,
+    CONFIG_FILE,
     KEY_FILE,
     MAX_RESPONSE,
     NEXT_CERT_FILE,
@@ -50,6 +51,8 @@ def state(tmp_path: Path, fleet: Fleet) -> Path:
     write_atomic(directory / KEY_FILE, plain_key(key), mode=0o600)
     write_atomic(directory / CERT_FILE, cert_pem(grant.certificate), mode=0o644)
     write_atomic(directory / CHAIN_FILE, cert_pem(*grant.chain), mode=0o644)
+    config = {"device_id": grant.device_id, "enrollment": {"server": URL, "ca_fingerprint": fleet.root_fingerprint}}
+    write_atomic(directory / CONFIG_FILE, json.dumps(config).encode(), mode=0o644)
     return directory
 
 
@@ -258,3 +261,41 @@ def test_a_silently_dropped_connection_is_reported_in_words(state: Path, fleet: 
     assert renewer.failures == 1
     assert renewer.last_problem is not None
     assert "closed the connection" in renewer.last_problem
+
+
+def test_a_clock_that_ran_ahead_does_not_raise_the_floor_past_real_time(
+    state: Path, fleet: Fleet, clock: Clock
+) -> None:
+    """Renewing once while the clock was 3 h fast must not make the corrected terminal wait 3 h: the floor only
+    rises to what the service's certificate attests (its own time), and the certificate would expire meanwhile."""
+    server = Server(fleet, state)
+    renewer = _renewer(state, server, clock)
+    real = provisioning.renewal_due(_certificate(state)) + dt.timedelta(minutes=1)
+    clock.now = real + dt.timedelta(hours=3)  # the terminal's clock; the fleet's is `real`
+    fleet.clock = lambda: real  # type: ignore[method-assign]
+    assert asyncio.run(renewer.step()) == 1.0
+    assert server.calls == 1
+    assert provisioning.read_time_floor(state) <= real
+    clock.now = real + dt.timedelta(minutes=2)  # corrected
+    plan = plan_renewal(clock.now, _certificate(state), floor=provisioning.read_time_floor(state))
+    assert plan.action is RenewalAction.SLEEP
+
+
+def test_renewal_refuses_a_ca_chain_swapped_in_the_state_folder(state: Path, fleet: Fleet, tmp_path: Path) -> None:
+    other = new_fleet(tmp_path / "other")
+    (state / CHAIN_FILE).write_bytes(cert_pem(other.issuing, other.root))
+    server = Server(fleet, state)
+    with pytest.raises(provisioning.EnrollmentFailed, match="pinned"):
+        asyncio.run(provisioning.renew_once(state, server_url=URL, transport=httpx.MockTransport(server)))
+    assert server.calls == 0
+
+
+def test_retries_never_outlast_the_certificate(state: Path, fleet: Fleet, clock: Clock) -> None:
+    server = Server(fleet, state)
+    server.status = 503
+    renewer = _renewer(state, server, clock)
+    certificate = _certificate(state)
+    clock.now = certificate.not_valid_after_utc - dt.timedelta(minutes=20)
+    for _ in range(8):
+        delay = asyncio.run(renewer.step())
+        assert delay <= max((certificate.not_valid_after_utc - clock.now).total_seconds() / 4, 30.0)
