@@ -46,18 +46,28 @@ def _first_le(expected: int | None, *, secure: bool, extended: bool) -> int:
 
 
 async def run_active_authentication(
-    channel: Channel, challenge: bytes, *, expected_length: int | None = None, extended: bool = True
+    channel: Channel,
+    challenge: bytes,
+    *,
+    expected_length: int | None = None,
+    extended: bool = True,
+    prefer_extended: bool = True,
 ) -> bytes:
     """Send INTERNAL AUTHENTICATE with ``challenge`` (8 bytes, bound to the transaction) and return the signature.
 
     ``expected_length`` comes from ``signature_length`` over the DG15 key; ``extended`` says whether the link
-    carries extended-length APDUs (without it only short ones are sent). Raises AccessDenied or
-    ProtocolNotSupported when the chip refuses, ParseError when it returns no signature.
+    carries extended-length APDUs (without it only short ones are sent); ``prefer_extended`` whether the chip
+    announced them, which decides the form tried first when the exact Le is refused (a chip without them may end
+    secure messaging on an extended one). Raises AccessDenied or ProtocolNotSupported when the chip refuses,
+    ParseError when it returns no signature.
     """
     if len(challenge) != CHALLENGE_LENGTH:
         raise ValueError(f"the active-authentication challenge must be {CHALLENGE_LENGTH} bytes")
     le = _first_le(expected_length, secure=channel.secure, extended=extended)
-    forms = (_ALL_AVAILABLE, 256) if extended else (256,)
+    if not extended:
+        forms: tuple[int, ...] = (256,)
+    else:
+        forms = (_ALL_AVAILABLE, 256) if prefer_extended else (256, _ALL_AVAILABLE)
     tried: set[int] = set()
     best = b""
     for _ in range(3):

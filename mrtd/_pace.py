@@ -63,6 +63,10 @@ _REFUSALS: Final = frozenset(
 )
 
 
+# Status words that, at the mutual-authentication step, mean the terminal's token did not verify.
+_TOKEN_REFUSALS: Final = frozenset({StatusWord.SECURITY_STATUS_NOT_SATISFIED, StatusWord.INCORRECT_DATA})
+
+
 class PaceMapping(enum.Enum):
     GENERIC = "GM"
     INTEGRATED = "IM"
@@ -354,6 +358,10 @@ class _Exchange:
         )
         response = await self._channel.send(command)
         if is_authentication_failure(response.sw):
+            raise self._wrong_key(response.sw)
+        if last and response.sw in _TOKEN_REFUSALS:
+            # At the token step the chip checks that both sides derived the same keys, which only a wrong password
+            # prevents: Vietnamese cards answer a wrong CAN here with 6982, not 63xx (cccd-spec §2.1).
             raise self._wrong_key(response.sw)
         if response.sw in _REFUSALS:
             raise ProtocolNotSupported(f"the chip refused PACE at {step} ({response.sw:04X})", sw=response.sw)

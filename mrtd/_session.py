@@ -16,13 +16,22 @@ import enum
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Final
 
 from mrtd._access_keys import AccessKey, Can, MrzKey, PasswordType, Pin
 from mrtd._active_auth import CHALLENGE_LENGTH, needs_long_answer, run_active_authentication, signature_length
-from mrtd._apdu import Channel, CommandAPDU, MeteredTransmit, PlainChannel, Rng, StatusWord, Transmit
+from mrtd._apdu import (
+    Channel,
+    CommandAPDU,
+    MeteredTransmit,
+    PlainChannel,
+    Rng,
+    StatusWord,
+    Transmit,
+    wrong_le_hint,
+)
 from mrtd._bac import run_bac
 from mrtd._chip_auth import ChipAuthenticationFailed, chip_authentication_key, run_chip_authentication
 from mrtd._dg14 import parse_dg14
@@ -40,7 +49,7 @@ from mrtd._errors import (
 )
 from mrtd._files import EMRTD_AID, FileId
 from mrtd._pace import CamEvidence, PaceProtocol, preference, run_pace
-from mrtd._reader import ReadOptions, read_file
+from mrtd._reader import LE_LADDER, ReadOptions, read_file
 from mrtd._security_infos import (
     ChipAuthenticationInfo,
     ChipAuthenticationPublicKeyInfo,
@@ -415,6 +424,33 @@ def _verify_cam(cam: CamEvidence, dg14: bytes) -> bool | None:
     return any(cam.verify(point) for point in points) if points else None
 
 
+def _length_refused_in_clear(exc: SecureMessagingError) -> bool:
+    """A READ BINARY whose length the chip refused with a status in clear, which ended secure messaging."""
+    return exc.sw is not None and (exc.sw == StatusWord.WRONG_LENGTH or wrong_le_hint(exc.sw) is not None)
+
+
+async def _read_sized(
+    session: _Session, access: _Access, file: FileId, *, proof_pending: bool = False
+) -> tuple[_Access, tuple[FileStatus, bytes | None]]:
+    """Read ``file``; when the chip refuses the length in clear (ending secure messaging, where most chips answer
+    a protected 6700 and keep it), open it again and read with short commands and a smaller Le from then on."""
+    try:
+        return access, await session.read(access.channel, file)
+    except SecureMessagingError as exc:
+        if proof_pending or not _length_refused_in_clear(exc):
+            raise
+        options = session.read_options
+        if options.extended_length:
+            session.read_options = replace(options, extended_length=False)
+        else:
+            smaller = next((le for le in LE_LADDER if le < options.max_le), None)
+            if smaller is None:
+                raise
+            session.read_options = replace(options, max_le=smaller)
+        access = await session.open(again=True)
+        return access, await session.read(access.channel, file)
+
+
 async def _active_authentication(
     session: _Session, access: _Access, challenge: bytes, expected: int | None, *, extended: bool
 ) -> tuple[bytes | None, Exception | None]:
@@ -424,7 +460,11 @@ async def _active_authentication(
     async with session.step("active_authentication"):
         try:
             signature = await run_active_authentication(
-                access.channel, challenge, expected_length=expected, extended=extended
+                access.channel,
+                challenge,
+                expected_length=expected,
+                extended=extended,
+                prefer_extended=session.read_options.extended_length,
             )
         except CardRemoved:
             raise
@@ -500,7 +540,7 @@ async def _run(session: _Session, aa_challenge: bytes | None) -> CardReadResult:
     # DG14 first: chip authentication then protects every later read with keys only the genuine chip has.
     if FileId.DG14 in wanted:
         wanted.remove(FileId.DG14)
-        status[FileId.DG14], data = await session.read(access.channel, FileId.DG14)
+        access, (status[FileId.DG14], data) = await _read_sized(session, access, FileId.DG14)
         if data is not None:
             files[FileId.DG14] = data
             if access.cam is not None:
@@ -512,7 +552,7 @@ async def _run(session: _Session, aa_challenge: bytes | None) -> CardReadResult:
 
     for file in wanted:
         try:
-            status[file], data = await session.read(access.channel, file)
+            access, (status[file], data) = await _read_sized(session, access, file, proof_pending=proof_pending)
         except SecureMessagingError as exc:
             if not proof_pending:
                 raise

@@ -525,6 +525,21 @@ def test_a_2048_bit_aa_key_on_a_chip_without_extended_length(slot: Slot, pkis: d
 
 
 @pytest.mark.pcscd
+def test_a_chip_that_announces_extended_length_and_refuses_it_in_clear(slot: Slot, with_everything: CardImage) -> None:
+    """The ATR promises extended length, the chip answers an extended READ BINARY with 6700 in clear (secure
+    messaging ends): the reader opens it again and reads on with short commands."""
+    person = with_everything.person
+    link = slot.play(IndependentChip(with_everything, quirks=Quirks(atr_extended_length=True, extended_length=False)))
+    code, document = read_json(*id_and_dob(person), "--trust", str(with_everything.csca_pem))
+    assert code == 0, link.transcript()
+    assert document["verdict"] == "genuine"
+    assert_holder(document, person)
+    extended = [e for e in link.trace if len(e.command) > 7 and e.command[4] == 0 and e.command[1] == 0xB0]
+    assert extended  # it was asked the long way first
+    assert extended[0].response == b"\x67\x00"
+
+
+@pytest.mark.pcscd
 def test_a_chip_that_will_not_open_twice_still_gives_its_data(slot: Slot, pkis: dict[str, OpenSslPki]) -> None:
     """Asking active authentication again needs a second BAC; a chip that refuses it must not cost the report."""
     person = person_with_everything()

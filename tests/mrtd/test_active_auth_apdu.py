@@ -128,3 +128,15 @@ async def test_plain_long_le_is_capped_without_extended_length() -> None:
     channel = PlainChannel(card)
     assert await run_active_authentication(channel, CHALLENGE, expected_length=600, extended=False) == SIGNATURE_1024
     assert card.done
+
+
+async def test_a_chip_without_extended_length_is_asked_with_le_00_next() -> None:
+    """The exact Le refused (6700): a chip that did not announce extended length gets the short Le 00 before any
+    extended one, which such a chip may answer by ending secure messaging."""
+    signature = bytes(range(64))
+    card = ScriptedCard(
+        [("0088000008F173589974BF40C640", "6700"), ("0088000008F173589974BF40C600", signature.hex() + "9000")]
+    )
+    channel = PlainChannel(card)
+    assert await run_active_authentication(channel, CHALLENGE, expected_length=64, prefer_extended=False) == signature
+    assert card.done

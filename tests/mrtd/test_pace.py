@@ -313,12 +313,14 @@ async def test_refusal_at_general_authenticate_is_protocol_not_supported(sw: str
         await run_pace(card, G1_MRZ, _g1_info(), rng=ReplayRng())
 
 
+@pytest.mark.parametrize("sw", ["6300", "63C2", "6982", "6A80"])
 @pytest.mark.parametrize(("key", "message"), [(Can("123456"), "CAN"), (G1_MRZ, "MRZ key")])
-async def test_wrong_password_is_wrong_access_key(key: Can | MrzKey, message: str) -> None:
+async def test_wrong_password_is_wrong_access_key(key: Can | MrzKey, message: str, sw: str) -> None:
+    # Refused at the token step, whatever the word (a CCCD says 6982), the password was wrong: not a refused PACE.
     exchange = [
         ("0022C1A40F800A04007F000702020402028301" + ("02" if isinstance(key, Can) else "01"), "9000"),
         *[(None, response) for _, response in G1_EXCHANGE[1:4]],
-        (None, "6300"),
+        (None, sw),
     ]
     with pytest.raises(WrongAccessKey, match=message):
         await run_pace(ScriptedCard(exchange), key, _g1_info(), rng=ReplayRng(SK_MAP_IFD, SK_DH_IFD))
