@@ -228,6 +228,19 @@ class Certificate:
         return _signed_by(issuer, self.signature_algorithm, self.tbs, self.signature)
 
 
+def issuer_problem(cert: Certificate) -> str | None:
+    """Why ``cert`` may not issue certificates (a reason key), or None when it may.
+
+    ICAO 9303-12 wants basicConstraints cA and keyUsage keyCertSign in a CSCA, but real ones bend it: China's has no
+    keyUsage, and the Italian, Turkish and Luxembourg CSCAs in the German master list say cA FALSE with keyCertSign.
+    So either statement makes a certificate an issuer; a keyUsage without keyCertSign, or neither statement (an
+    end-entity certificate given as a trust anchor), does not.
+    """
+    if cert.key_usage is not None:
+        return None if "key_cert_sign" in cert.key_usage else "csca_key_usage"
+    return None if cert.is_ca else "csca_not_ca"
+
+
 def _signed_by(issuer: Certificate, algorithm: SignatureAlgorithm, tbs: bytes, signature: bytes) -> bool:
     try:
         return verify_signature(issuer.public_key(), algorithm, tbs, signature)

@@ -12,13 +12,13 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mrtd._certificates import Certificate
+from mrtd._certificates import Certificate, issuer_problem
 from mrtd._checks import Check, CheckStatus
 from mrtd._errors import ParseError, PassiveAuthError, TLVError
 from mrtd._files import FileId
 from mrtd._sod import ACCEPTED_ECONTENT_TYPES, SOD, signer_verifies
 from mrtd._tlv import read_tlv
-from mrtd._trust_store import TrustStore
+from mrtd._trust_store import TrustAnchor, TrustStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +100,7 @@ def _check_signature(sod: SOD, dsc: Certificate | None, *, from_trust_store: boo
     )
 
 
-def _may_issue(cert: Certificate) -> str | None:
-    """Why ``cert`` may not act as a CSCA (a reason key), or None when it may.
-
-    ICAO 9303-12 wants basicConstraints cA and keyUsage keyCertSign in a CSCA, but real ones bend it: China's has no
-    keyUsage, and the Italian, Turkish and Luxembourg CSCAs in the German master list say cA FALSE with keyCertSign.
-    So either statement makes a certificate an issuer; a keyUsage without keyCertSign, or neither statement (an
-    end-entity certificate given as a trust anchor), does not.
-    """
-    if cert.key_usage is not None:
-        return None if "key_cert_sign" in cert.key_usage else "csca_key_usage"
-    return None if cert.is_ca else "csca_not_ca"
+ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0"
 
 
 def _via_link(
@@ -122,10 +112,56 @@ def _via_link(
     for cert in carried[:_MAX_CARRIED_CERTIFICATES]:
         if cert.der == dsc.der or cert.subject != dsc.issuer or not dsc.is_signed_by(cert):
             continue
-        roots = [a.certificate for a in trust_store.issuers_of(cert) if cert.is_signed_by(a.certificate)]
+        roots = [a.certificate for a in _named_issuers(cert, trust_store) if cert.is_signed_by(a.certificate)]
         if roots:
             return cert, roots
     return None, []
+
+
+def _named_issuers(cert: Certificate, trust_store: TrustStore) -> list[TrustAnchor]:
+    """Trusted certificates whose subject is ``cert``'s issuer name (RFC 5280 §6.1.3: a matching key identifier and
+    signature are not enough, and a CRL is found by that name)."""
+    return [a for a in trust_store.issuers_of(cert) if a.certificate.subject == cert.issuer]
+
+
+def _link_problems(link: Certificate) -> list[tuple[str, str]]:
+    """A link certificate carries a CSCA's new key under its old one: the CSCA certifying itself (the same name)
+    as a certification authority. Anything else between a CSCA and a DSC is an intermediate ICAO does not have,
+    and a CSCA's pathLenConstraint of 0 forbids."""
+    problems = []
+    if link.subject != link.issuer:
+        problems.append(("csca_not_ca", "The certificate between the CSCA and the Document Signer is not a link."))
+    if not link.is_ca:
+        problems.append(("csca_not_ca", "The link certificate is not a certification authority (basicConstraints)."))
+    return problems
+
+
+def _signer_problems(dsc: Certificate) -> list[tuple[str, str]]:
+    """A Document Signer signs documents, nothing else: keyUsage digitalSignature where it says, no cA, and no
+    extended key usage restricting it to other purposes (a master list signer's key must not sign an SOD)."""
+    problems = []
+    # ICAO 9303-12 requires keyUsage in both certificates, but China's CSCA has none; following RFC 5280, an absent
+    # keyUsage restricts nothing, and only one that leaves out the needed use is a failure.
+    if dsc.key_usage is not None and "digital_signature" not in dsc.key_usage:
+        problems.append(("dsc_key_usage", "The Document Signer certificate is not allowed to sign (keyUsage)."))
+    if dsc.is_ca:
+        problems.append(("dsc_key_usage", "The Document Signer certificate is a certification authority (cA)."))
+    purposes = dsc.extended_key_usage
+    if purposes is not None and ANY_EXTENDED_KEY_USAGE not in purposes:
+        problems.append(
+            ("dsc_key_usage", "The Document Signer certificate is restricted to other purposes (extendedKeyUsage).")
+        )
+    return problems
+
+
+def _revocation_problems(
+    cert: Certificate, issuer: Certificate, what: str, key: str, trust_store: TrustStore
+) -> list[tuple[str, str]]:
+    # Listed is revoked, whatever date the entry gives: a key compromised is suspect from before it was noticed.
+    revoked = trust_store.revocation_of(cert, issuer=issuer)
+    if revoked is None:
+        return []
+    return [(key, f"The {what} certificate was revoked on {revoked.revoked_at:%Y-%m-%d}.")]
 
 
 def _validity_problems(cert: Certificate, what: str, key: str, at: dt.datetime) -> list[tuple[str, str]]:
@@ -137,7 +173,7 @@ def _validity_problems(cert: Certificate, what: str, key: str, at: dt.datetime) 
 
 
 def _issuer_problems(cert: Certificate, what: str) -> list[tuple[str, str]]:
-    reason = _may_issue(cert)
+    reason = issuer_problem(cert)
     if reason == "csca_key_usage":
         return [(reason, f"The {what} certificate is not allowed to sign certificates (keyUsage).")]
     if reason == "csca_not_ca":
@@ -157,7 +193,7 @@ def _check_chain(
         return Check.skipped("dsc_not_found", "There is no Document Signer certificate to chain."), None
     if len(trust_store) == 0:
         return Check.skipped("no_trust_anchor", "No CSCA certificate or master list is loaded."), None
-    candidates = trust_store.issuers_of(dsc)
+    candidates = _named_issuers(dsc, trust_store)
     signing = [a.certificate for a in candidates if dsc.is_signed_by(a.certificate)]
     link: Certificate | None = None
     if not signing:
@@ -172,24 +208,19 @@ def _check_chain(
             "dsc_signature_invalid",
             f"The Document Signer certificate is not signed by any trusted CSCA named {dsc.issuer_text}.",
         ), None
-    csca = next((c for c in signing if c.valid_at(at) and _may_issue(c) is None), None)
+    csca = next((c for c in signing if c.valid_at(at) and issuer_problem(c) is None), None)
     csca = csca or next((c for c in signing if c.valid_at(at)), signing[0])
     problems: list[tuple[str, str]] = []
     problems += _validity_problems(dsc, "Document Signer", "dsc", at)
     if link is not None:
         problems += _validity_problems(link, "link", "csca", at)
         problems += _issuer_problems(link, "link")
+        problems += _link_problems(link)
+        problems += _revocation_problems(link, csca, "link", "csca_revoked", trust_store)
     problems += _validity_problems(csca, "CSCA", "csca", at)
-    # ICAO 9303-12 requires keyUsage in both certificates, but China's CSCA has none; following RFC 5280, an absent
-    # keyUsage restricts nothing, and only one that leaves out the needed use is a failure.
-    if dsc.key_usage is not None and "digital_signature" not in dsc.key_usage:
-        problems.append(("dsc_key_usage", "The Document Signer certificate is not allowed to sign (keyUsage)."))
+    problems += _signer_problems(dsc)
     problems += _issuer_problems(csca, "CSCA")
-    revoked = trust_store.revocation_of(dsc)
-    if revoked is not None and revoked.revoked_at <= at:
-        problems.append(
-            ("dsc_revoked", f"The Document Signer certificate was revoked on {revoked.revoked_at:%Y-%m-%d}.")
-        )
+    problems += _revocation_problems(dsc, link or csca, "Document Signer", "dsc_revoked", trust_store)
     if problems:
         keys = tuple(dict.fromkeys(key for key, _ in problems))
         return Check.failed(keys[0], " ".join(text for _, text in problems), more=keys[1:]), csca

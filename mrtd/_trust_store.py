@@ -24,7 +24,14 @@ from pathlib import Path
 
 from asn1crypto import cms, core
 
-from mrtd._certificates import Certificate, RevocationList, RevokedCertificate, parse_certificate, parse_crl
+from mrtd._certificates import (
+    Certificate,
+    RevocationList,
+    RevokedCertificate,
+    issuer_problem,
+    parse_certificate,
+    parse_crl,
+)
 from mrtd._errors import ParseError, PassiveAuthError, TLVError, TrustStoreError
 from mrtd._lds import ASN1_ERRORS
 from mrtd._oids import ID_CSCA_MASTER_LIST, ID_MASTER_LIST_SIGNER
@@ -189,8 +196,18 @@ class TrustStore:
                 f"{origin}: the signer certificate {signer_cert.subject_text!r} is not a master list signer "
                 f"(its extended key usage lacks {ID_MASTER_LIST_SIGNER})"
             )
+        # Only a CSCA may vouch for a list signer: not a Document Signer someone gave with --trust, whose key would
+        # otherwise certify a "list signer" of its own and, through it, any CSCA.
         issuer = next(
-            (a.certificate for a in self.issuers_of(signer_cert) if signer_cert.is_signed_by(a.certificate)), None
+            (
+                a.certificate
+                for a in self.issuers_of(signer_cert)
+                if a.certificate.subject == signer_cert.issuer
+                and issuer_problem(a.certificate) is None
+                and a.certificate.valid_at(when)
+                and signer_cert.is_signed_by(a.certificate)
+            ),
+            None,
         )
         if issuer is None:
             raise TrustStoreError(
@@ -234,13 +251,16 @@ class TrustStore:
         self._crls.append(crl)
         return crl
 
-    def revocation_of(self, cert: Certificate) -> RevokedCertificate | None:
-        """The CRL entry revoking ``cert``, if a loaded CRL from its issuer lists it."""
+    def revocation_of(self, cert: Certificate, *, issuer: Certificate | None = None) -> RevokedCertificate | None:
+        """The CRL entry revoking ``cert``, if a loaded CRL from its issuer lists it. With ``issuer`` (the
+        certificate whose key signed ``cert``), only CRLs that key signed count: after a CSCA key rollover the old
+        and the new key share the name, and each numbers its certificates on its own."""
         for crl in self._crls:
-            if crl.issuer == cert.issuer:
-                entry = crl.revocation_of(cert.serial)
-                if entry is not None:
-                    return entry
+            if crl.issuer != cert.issuer:
+                continue
+            entry = crl.revocation_of(cert.serial)
+            if entry is not None and (issuer is None or crl.is_signed_by(issuer)):
+                return entry
         return None
 
 
@@ -448,6 +468,6 @@ def load_trust_store(paths: Sequence[Path], *, at: dt.datetime | None = None) ->
             # A folder of every country's CRLs (the ICAO PKD's) holds many whose CSCA is not trusted here.
             _log.debug("skipping %s: its issuer is not a trusted CSCA", origin)
     for info in store.master_lists:
-        if store.revocation_of(info.signer) is not None:
+        if store.revocation_of(info.signer, issuer=info.signer_issuer) is not None:
             raise TrustStoreError(f"{info.origin}: its signer {info.signer.subject_text!r} is revoked")
     return store

@@ -526,3 +526,73 @@ def test_a_certificate_parsed_by_us_is_the_one_openssl_made(dump: fd.ForeignDump
     serial = int(printed.split("serial=")[1].split()[0], 16)
     end = dt.datetime.strptime(printed.split("notAfter=")[1].strip(), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=dt.UTC)
     assert (cert.serial, cert.not_after) == (serial, end)
+
+
+def _subordinate(directory: Path, name: str, key: Path, cert: Path) -> fd.Ca:
+    """An ``openssl ca`` run with the key and certificate some other authority issued (its own database)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "issued").mkdir(exist_ok=True)
+    (directory / "index.txt").write_text("")
+    (directory / "serial").write_text("5B01\n")
+    (directory / "crlnumber").write_text("2000\n")
+    return fd.Ca(directory=directory, name=name, key=key, cert=cert)
+
+
+@pytest.mark.parametrize(
+    "extension",
+    ["basicConstraints = critical, CA:TRUE", "extendedKeyUsage = 2.23.136.1.1.3", "extendedKeyUsage = serverAuth"],
+)
+def test_a_document_signer_must_be_nothing_else(dump: fd.ForeignDump, tmp_path: Path, extension: str) -> None:
+    """A certificate made a CA, or restricted to another purpose (a master list signer's), does not sign SODs."""
+    other = fd.build(tmp_path, csca=dump.csca, dsc_extensions=(*fd.DSC_EXTENSIONS, extension), with_dg2=False)
+    report = _verify(other)
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("dsc_key_usage",)
+
+
+def test_an_intermediate_that_is_not_a_link_is_no_path(dump: fd.ForeignDump, tmp_path: Path) -> None:
+    """Between a CSCA and its document signers ICAO has nothing but links (the CSCA's own new key, its own name): a
+    sub-CA the CSCA certified, carried in the SOD, must not extend the CSCA's trust (pathLenConstraint 0)."""
+    now = dt.datetime.now(dt.UTC)
+    sub_key, sub_cert = dump.csca.issue(
+        "Sub CA", key_spec="ec:prime256v1", start=now - dt.timedelta(days=1), end=now + dt.timedelta(days=900),
+        extensions=fd.CSCA_EXTENSIONS,
+    )  # fmt: skip
+    sub = _subordinate(tmp_path / "sub", "Sub CA", sub_key, sub_cert)
+    made = fd.build(tmp_path / "dump", csca=sub, with_dg2=False).resign(options=fd.SignOptions(extra_certs=(sub_cert,)))
+    report = _verify(made, trust=[dump.csca.cert])
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert "csca_not_ca" in report.reasons
+
+
+def test_a_revoked_link_certificate_is_no_path(
+    rollover: tuple[fd.Ca, fd.Ca, Path, fd.ForeignDump], tmp_path: Path
+) -> None:
+    old, _, link, made = rollover
+    carried = made.resign(options=fd.SignOptions(extra_certs=(link,)))
+    assert _verify(carried, trust=[old.cert]).verdict is Verdict.GENUINE
+    crl = tmp_path / "old.crl"
+    crl.write_bytes(old.revoke(link))
+    report = _verify(carried, trust=[old.cert, crl])
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("csca_revoked",)
+
+
+def test_a_document_signer_cannot_vouch_for_a_master_list(dump: fd.ForeignDump, tmp_path: Path) -> None:
+    """Given with --trust (an SOD without its DSC), a document signer's key must not certify a "list signer" whose
+    master list then makes a CSCA of its own trusted."""
+    now = dt.datetime.now(dt.UTC)
+    signer_ca = _subordinate(tmp_path / "ds", "DS Foreign 000", dump.dsc_key, dump.dsc_cert)
+    ml_key, ml_cert = signer_ca.issue(
+        "List Signer", key_spec="ec:prime256v1", start=now - dt.timedelta(days=1), end=now + dt.timedelta(days=90),
+        extensions=(*fd.DSC_EXTENSIONS, "extendedKeyUsage = critical, 2.23.136.1.1.3"),
+    )  # fmt: skip
+    rogue = fd.make_ca(tmp_path / "rogue", "CSCA Rogue", key_spec="ec:prime256v1")
+    content = tmp_path / "list.der"
+    content.write_bytes(fd.der(0x30, fd.der_int(0) + fd.der(0x31, rogue.cert_der)))
+    listed = tmp_path / "rogue.ml"
+    sign = ("cms", "-sign", "-binary", "-nodetach", "-econtent_type", "2.23.136.1.1.2", "-in", str(content))
+    signer = ("-signer", str(ml_cert), "-inkey", str(ml_key))
+    fd.openssl(*sign, *signer, "-outform", "DER", "-out", str(listed), cwd=tmp_path)
+    with pytest.raises(TrustStoreError, match="not issued by any trusted CSCA"):
+        load_trust_store([dump.csca.cert, dump.dsc_cert, listed])
