@@ -114,6 +114,26 @@ class _Extensions:
     key_usage: frozenset[str] | None = None
     is_ca: bool | None = None
     extended_key_usage: frozenset[str] | None = None  # purpose OIDs, dotted
+    unknown_critical: tuple[str, ...] = ()
+
+
+# Extensions whose meaning is understood here (checked, or harmless to a verifier that only builds DSC → CSCA
+# chains): a certificate marking any other extension critical must not be used (RFC 5280 §4.2).
+_UNDERSTOOD = frozenset(
+    {
+        _EXT_SKI,
+        _EXT_KEY_USAGE,
+        _EXT_BASIC,
+        _EXT_AKI,
+        _EXT_EXTENDED_KEY_USAGE,
+        "2.5.29.16",  # privateKeyUsagePeriod
+        "2.5.29.17",  # subjectAltName
+        "2.5.29.18",  # issuerAltName
+        "2.5.29.31",  # cRLDistributionPoints
+        "2.23.136.1.1.6.1",  # ICAO name change
+        "2.23.136.1.1.6.2",  # ICAO document type list
+    }
+)
 
 
 def _extensions(tbs_items: list[TLV]) -> _Extensions:
@@ -122,6 +142,7 @@ def _extensions(tbs_items: list[TLV]) -> _Extensions:
     if wrapper is None:
         return _Extensions()
     found: dict[str, bytes] = {}
+    unknown_critical: list[str] = []
     for extension in parse_one(wrapper.value).children():
         parts = extension.children() if extension.tag == _SEQUENCE else []
         if len(parts) not in (2, 3) or parts[0].tag != _OID or parts[-1].tag != _OCTET_STRING:
@@ -130,6 +151,9 @@ def _extensions(tbs_items: list[TLV]) -> _Extensions:
         if oid in found:
             raise ParseError(f"certificate extension {oid} appears twice")
         found[oid] = parts[-1].value
+        critical = len(parts) == 3 and parts[1].tag == _BOOLEAN and parts[1].value not in (b"", b"\x00")
+        if critical and oid not in _UNDERSTOOD:
+            unknown_critical.append(oid)
     ski = aki = usage = None
     is_ca = None
     if _EXT_SKI in found:
@@ -162,7 +186,12 @@ def _extensions(tbs_items: list[TLV]) -> _Extensions:
             raise ParseError("extendedKeyUsage is not a SEQUENCE OF OBJECT IDENTIFIER")
         purposes = frozenset(decode_oid(child.value) for child in inner.children())
     return _Extensions(
-        subject_key_id=ski, authority_key_id=aki, key_usage=usage, is_ca=is_ca, extended_key_usage=purposes
+        subject_key_id=ski,
+        authority_key_id=aki,
+        key_usage=usage,
+        is_ca=is_ca,
+        extended_key_usage=purposes,
+        unknown_critical=tuple(unknown_critical),
     )
 
 
@@ -186,6 +215,7 @@ class Certificate:
     is_ca: bool | None
     spki: bytes
     extended_key_usage: frozenset[str] | None
+    unknown_critical: tuple[str, ...]  # critical extensions not understood here: the certificate is unusable
     signature_algorithm: SignatureAlgorithm
     signature: bytes
 
@@ -275,6 +305,7 @@ def parse_certificate(der: bytes) -> Certificate:
             is_ca=extensions.is_ca,
             spki=tbs["subject_public_key_info"].dump(),
             extended_key_usage=extensions.extended_key_usage,
+            unknown_critical=extensions.unknown_critical,
             signature_algorithm=SignatureAlgorithm.from_asn1(cert["signature_algorithm"]),
             signature=bytes(cert["signature_value"].native),
         )

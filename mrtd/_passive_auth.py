@@ -219,6 +219,11 @@ def _check_chain(
         problems += _revocation_problems(link, csca, "link", "csca_revoked", trust_store)
     problems += _validity_problems(csca, "CSCA", "csca", at)
     problems += _signer_problems(dsc)
+    for cert, what in ((dsc, "Document Signer"), (link, "link"), (csca, "CSCA")):
+        if cert is not None and cert.unknown_critical:
+            oid = cert.unknown_critical[0]
+            text = f"The {what} certificate has a critical extension this verifier does not know ({oid})."
+            problems.append(("critical_extension_unknown", text))
     problems += _issuer_problems(csca, "CSCA")
     problems += _revocation_problems(dsc, link or csca, "Document Signer", "dsc_revoked", trust_store)
     if problems:
@@ -238,7 +243,12 @@ def _hash_matches(data: bytes, expected: bytes, algorithm: str) -> bool:
         _, end = read_tlv(data)
     except TLVError:
         return False
-    return end < len(data) and hashlib.new(algorithm, data[:end]).digest() == expected
+    # Padding is one byte repeated (00 or FF, as the chip's memory held): anything else after the object is data
+    # nobody signed.
+    padding = data[end:]
+    if not padding or padding.strip(padding[:1]) or padding[:1] not in (b"\x00", b"\xff"):
+        return False
+    return hashlib.new(algorithm, data[:end]).digest() == expected
 
 
 def _check_hashes(sod: SOD, files: Mapping[FileId, bytes]) -> tuple[Check, tuple[FileId, ...], tuple[FileId, ...]]:

@@ -596,3 +596,18 @@ def test_a_document_signer_cannot_vouch_for_a_master_list(dump: fd.ForeignDump, 
     fd.openssl(*sign, *signer, "-outform", "DER", "-out", str(listed), cwd=tmp_path)
     with pytest.raises(TrustStoreError, match="not issued by any trusted CSCA"):
         load_trust_store([dump.csca.cert, dump.dsc_cert, listed])
+
+
+def test_a_certificate_with_a_critical_extension_nobody_here_knows_is_unusable(
+    dump: fd.ForeignDump, tmp_path: Path
+) -> None:
+    """RFC 5280 §4.2: a certificate whose critical extension the verifier does not understand must be rejected."""
+    marked = (*fd.DSC_EXTENSIONS, "1.2.3.4.5.6.7 = critical, ASN1:UTF8String:must be understood")
+    other = fd.build(tmp_path, csca=dump.csca, dsc_extensions=marked, with_dg2=False)
+    report = _verify(other)
+    assert report.verdict is Verdict.NOT_GENUINE
+    assert report.reasons == ("critical_extension_unknown",)
+    plain = (*fd.DSC_EXTENSIONS, "1.2.3.4.5.6.7 = ASN1:UTF8String:may be ignored")
+    assert _verify(fd.build(tmp_path / "plain", csca=dump.csca, dsc_extensions=plain, with_dg2=False)).verdict is (
+        Verdict.GENUINE
+    )

@@ -141,10 +141,19 @@ def test_a_data_group_in_the_sod_but_not_read_is_only_reported(brainpool_dump: D
     assert result.absent_groups == (FileId.DG2,)
 
 
-def test_padding_after_a_data_group_is_tolerated(brainpool_dump: Dump) -> None:
+@pytest.mark.parametrize("fill", [b"\x00", b"\xff"])
+def test_padding_after_a_data_group_is_tolerated(brainpool_dump: Dump, fill: bytes) -> None:
     files = dict(brainpool_dump.files)
-    files[FileId.DG1] = files[FileId.DG1] + b"\x00" * 16
+    files[FileId.DG1] = files[FileId.DG1] + fill * 16
     assert _check(brainpool_dump, files).dg_hashes.ok
+
+
+@pytest.mark.parametrize("tail", [b"\x00\x00\x01", b"more text", b"\xff\x00"])
+def test_other_bytes_after_a_data_group_are_not_padding(brainpool_dump: Dump, tail: bytes) -> None:
+    files = dict(brainpool_dump.files)
+    files[FileId.DG1] = files[FileId.DG1] + tail
+    result = _check(brainpool_dump, files)
+    assert result.dg_hashes.reason == "dg_hash_mismatch:DG1"
 
 
 def test_a_foreign_csca_is_not_found(brainpool_dump: Dump, tmp_path: Path) -> None:
