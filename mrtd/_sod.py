@@ -217,7 +217,11 @@ def signed_message(signed: SignedData, signer: SignerInfo) -> bytes:
         raise PassiveAuthError(
             "the content does not match the message digest of the signed attributes", reason="message_digest_mismatch"
         )
-    if signer.content_type is not None and signer.content_type != signed.econtent_type:
+    if signer.content_type is None:
+        # RFC 5652 §5.3: signed attributes MUST name the content type, or the signature could be moved onto content
+        # of another kind with the same digest.
+        raise PassiveAuthError("the signed attributes do not name the content type", reason="content_type_mismatch")
+    if signer.content_type != signed.econtent_type:
         raise PassiveAuthError(
             "the signed content type differs from the type of the content", reason="content_type_mismatch"
         )

@@ -88,6 +88,7 @@ def test_the_signed_message_of_a_real_sod_is_bound_to_its_content(name: str) -> 
         (dataclasses.replace(signer, message_digest=None), signed, "message_digest_missing"),
         (signer, dataclasses.replace(signed, econtent=signed.econtent + b"\x00"), "message_digest_mismatch"),
         (dataclasses.replace(signer, content_type="1.2.840.113549.1.7.2"), signed, "content_type_mismatch"),
+        (dataclasses.replace(signer, content_type=None), signed, "content_type_mismatch"),  # RFC 5652 §5.3: MUST
     )
     for changed_signer, changed_signed, reason in broken:
         with pytest.raises(PassiveAuthError) as excinfo:
