@@ -344,6 +344,8 @@ def _enrollment_token(token: str | None, token_file: Path | None) -> str:
         if len(text) > _MAX_TOKEN_FILE:
             raise typer.BadParameter("this file is too long to hold a token", param_hint="--token-file")
         token = text.strip()
+        if not token:
+            raise typer.BadParameter("no token in it", param_hint="--token-file")
     if not token:
         raise typer.BadParameter("an enrollment token is needed: --token, CCCD_ENROLL_TOKEN or --token-file")
     return token

@@ -9,8 +9,10 @@ for the camera stack). ``cccd --help`` and anything that names no known group ge
 
 from __future__ import annotations
 
+import importlib.metadata
 import sys
 from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
@@ -63,6 +65,12 @@ GROUPS: dict[str, Callable[[typer.Typer], None]] = {
 }
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cccd-edge {importlib.metadata.version('cccd-edge')}")
+        raise typer.Exit
+
+
 def build_app(group: str | None = None) -> typer.Typer:
     """The ``cccd`` application with only ``group`` registered, or every group when it names none."""
     app = typer.Typer(
@@ -70,7 +78,11 @@ def build_app(group: str | None = None) -> typer.Typer:
     )
 
     @app.callback()
-    def root() -> None:
+    def root(
+        version: Annotated[
+            bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version)
+        ] = False,
+    ) -> None:
         # A callback keeps ``cccd`` a group even when one command is registered (``cccd demo`` stays ``demo``).
         pass
 

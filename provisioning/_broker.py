@@ -819,6 +819,12 @@ def push_revocation_state(
     held = None if crl is None else fleet.held_witness(crl)
     for directory in fleet.broker_dirs:
         layout = BrokerLayout(directory)
+        if not layout.conf.exists():
+            # Deleted (a broker moved or retired): forget it rather than recreate a folder no broker reads.
+            fleet.forget_broker_dir(directory)
+            log.warning("%s no longer holds a broker configuration: forgotten", directory)
+            reports.append(BrokerReport(directory, running=False, probe=None, warnings=("forgotten: deleted",)))
+            continue
         try:
             install_revocation_state(fleet, layout)
         except (OSError, BrokerConfigError) as exc:

@@ -353,7 +353,10 @@ def _prepare_key(state_dir: Path, *, now: dt.datetime) -> ec.EllipticCurvePrivat
     key_path, cert_path = state_dir / KEY_FILE, state_dir / CERT_FILE
     if key_path.exists() and cert_path.exists():
         existing = load_identity(state_dir)
-        raise InvalidRequest(f"{state_dir} is already enrolled as {existing.device_id}")
+        raise InvalidRequest(
+            f"{state_dir} is already enrolled as {existing.device_id}; to enroll this terminal anew (after a"
+            " revocation), move that folder away first"
+        )
     # A key left by an attempt that failed later on is reused: it never left the terminal either. One that others
     # could read, or that someone else owns, was not made here (or has been exposed): it is not this terminal's key.
     if key_path.exists():

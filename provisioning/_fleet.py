@@ -382,6 +382,9 @@ class Fleet:
     def register_broker_dir(self, path: Path) -> None:
         self.store.add_to_json_list("broker_dirs", str(path.resolve()))
 
+    def forget_broker_dir(self, path: Path) -> None:
+        self.store.remove_from_json_list("broker_dirs", str(path))
+
     # --------------------------------------------------------------------------------------------- tokens
 
     def create_token(self, site: Site, *, ttl: dt.timedelta) -> IssuedToken:

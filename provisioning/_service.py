@@ -222,13 +222,16 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
         return _error(400, "invalid_request", str(exc))
 
     @app.exception_handler(TokenRejected)
-    async def token_rejected(_: Request, exc: Exception) -> JSONResponse:
+    async def token_rejected(request: Request, exc: Exception) -> JSONResponse:
         reason = exc.reason.value if isinstance(exc, TokenRejected) else "rejected"
+        # The reason and the address, never the token.
+        log.info("refused a token from %s: %s", _client(request), reason)
         return _error(403, f"token_{reason}", str(exc))
 
     @app.exception_handler(RenewalRefused)
     @app.exception_handler(DeviceNotFound)
-    async def renewal_refused(_: Request, exc: Exception) -> JSONResponse:
+    async def renewal_refused(request: Request, exc: Exception) -> JSONResponse:
+        log.info("refused a renewal from %s: %s", _client(request), exc)
         return _error(403, "renewal_refused", str(exc))
 
     @app.get("/v1/health")
@@ -258,7 +261,7 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
 
     async def redeem(request: Request, use: Callable[[dict[str, Any]], Grant]) -> Grant | JSONResponse:
         """Run ``use`` on the request's body unless the client is turned away; refused tokens count against it."""
-        client = request.client.host if request.client is not None else "unknown"
+        client = _client(request)
         if (refusal := turned_away(client)) is not None:
             return refusal
         try:
@@ -303,6 +306,10 @@ def create_enrollment_app(fleet: Fleet, authority: Authority, *, limiter: Failur
         return JSONResponse(grant_json(grant))
 
     return app
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
 
 
 class TLSExtensionProtocol(H11Protocol):

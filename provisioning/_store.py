@@ -177,6 +177,12 @@ class FleetStore:
                 items.append(item)
             self._put_meta(conn, key, json.dumps(items))
 
+    def remove_from_json_list(self, key: str, item: str) -> None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            items = [value for value in (json.loads(row[0]) if row else []) if value != item]
+            self._put_meta(conn, key, json.dumps(items))
+
     # ------------------------------------------------------------------------------------------------- tokens
 
     def add_token(self, token_hash: str, *, site: str, created_at: dt.datetime, expires_at: dt.datetime) -> None:

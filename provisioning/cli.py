@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import ipaddress
 import json
+import logging
 import os
 import re
 import socket
@@ -254,6 +255,12 @@ def serve_command(
     host, port = parse_listen(listen)
     crl_address = parse_listen(crl_listen, option="--crl-listen") if crl_listen is not None else None
     names = tuple(hosts or ())
+    # Who enrolled, renewed or was refused, one line each on standard error (the journal under systemd).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    service_log = logging.getLogger("provisioning")
+    service_log.addHandler(handler)
+    service_log.setLevel(logging.INFO)
     with _errors():
         fleet = Fleet.open(fleet_dir)
         authority = fleet.unlock(_passphrase(passphrase_file))
@@ -413,8 +420,10 @@ def list_command(fleet_dir: FleetDir = DEFAULT_FLEET_DIR, json_output: JsonFlag 
         out.print_json(json.dumps(document))
         return
     table = Table(title=f"Terminals ({len(status.devices)})")
-    for column in ("device", "site", "state", "certificate expires", "enrolled"):
-        table.add_column(column, no_wrap=True)
+    # The device id is what `fleet revoke` needs: never cut; the rest wraps on a narrow terminal.
+    table.add_column("device", no_wrap=True, min_width=18)
+    for column in ("site", "state", "certificate expires", "enrolled"):
+        table.add_column(column, overflow="fold")
     for d in status.devices:
         state = "[green]active[/green]" if d.state is DeviceState.ACTIVE else "[red]revoked[/red]"
         table.add_row(d.device_id, d.site, state, _iso(d.certificate_not_after) or "-", _iso(d.enrolled_at) or "-")
@@ -490,7 +499,8 @@ def revoke(
 def _print_reports(reports: list[BrokerReport]) -> None:
     for r in reports:
         if not r.running:
-            note = "; ".join(r.problems) or "CRL and ACL updated; broker not running (it loads them when it starts)"
+            default = "CRL and ACL updated; broker not running (it loads them when it starts)"
+            note = "; ".join((*r.problems, *r.warnings)) or default
             err.print(escape(f"  {r.directory}: {note}"), highlight=False)
             continue
         if r.probe is None:  # running, but it could not be made to reload

@@ -37,6 +37,8 @@ def load_citizen(path: Path, *, index: int = 0) -> Citizen:
         data = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(data, dict) and "citizens" in data:
             holders = [c for c in (Citizen.from_json(item) for item in data["citizens"]) if c.has_card]
+            if not 0 <= index < len(holders):
+                raise _error(f"{path} holds {len(holders)} card holders: --index goes from 0 to {len(holders) - 1}")
             return holders[index]
         return Citizen.from_json(data)
     except (OSError, ValueError, IndexError, TypeError) as exc:
@@ -112,8 +114,15 @@ def card(
     vpcd = VpcdCard(VirtualChip(profile), host=host, port=port).start()
     try:
         console.print(f"waiting for pcscd's vpcd on {host}:{port} ...", highlight=False)
+        waited = 0.0
         while not stop.is_set() and not vpcd.wait_connected(0.2):
-            pass
+            waited += 0.2
+            if abs(waited - 5.0) < 0.1:
+                # vpcd connects as soon as pcscd loads it: five seconds of silence mean pcscd is not running.
+                console.print(
+                    "still waiting: is pcscd running with vsmartcard-vpcd? (start it: pcscd --foreground &)",
+                    highlight=False,
+                )
         if vpcd.connected.is_set():
             console.print("card placed on the virtual reader; Ctrl-C takes it away", highlight=False)
         stop.wait()

@@ -15,6 +15,7 @@ The name and place lists, the address format and the QR text are public: the syn
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import json
@@ -322,10 +323,15 @@ class Citizen:
                 kwargs[name] = Relation(_as_str(name, value))
             else:
                 kwargs[name] = nfc(_as_str(name, value))
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:
-            raise ValueError(f"incomplete citizen record: {exc}") from exc
+        required = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in kwargs]
+        if missing:
+            raise ValueError(f"incomplete citizen record: missing {', '.join(missing)}")
+        return cls(**kwargs)
 
 
 def _as_str(name: str, value: object) -> str:

@@ -49,3 +49,9 @@ def test_the_top_level_help_lists_every_group() -> None:
 def test_an_unknown_group_is_a_usage_error() -> None:
     result, _ = _run("crad", "read")
     assert result["code"] == 2
+
+
+def test_the_version_is_printed() -> None:
+    result, out = _run("--version")
+    assert result["code"] == 0
+    assert out.startswith("cccd-edge ")

@@ -310,3 +310,14 @@ def test_a_directory_the_broker_user_cannot_enter_is_found() -> None:
         assert blocked_ancestor(inner, "root") is None  # root enters anything
     finally:
         shutil.rmtree(base)
+
+
+def test_a_deleted_broker_folder_is_forgotten_not_recreated(fleet: Fleet, layout: BrokerLayout) -> None:
+    assert layout.directory in fleet.broker_dirs
+    shutil.rmtree(layout.directory)
+    [report] = provisioning.push_revocation_state(fleet)
+    assert report.ok
+    assert "forgotten" in report.warnings[0]
+    assert not layout.directory.exists()
+    assert layout.directory not in fleet.broker_dirs
+    assert provisioning.push_revocation_state(fleet) == []

@@ -473,6 +473,11 @@ def test_the_token_comes_from_a_file_standard_input_or_the_environment(
     assert "token" in stderr
     assert not (tmp_path / "c").exists()
     assert not (tmp_path / "d").exists()
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    code, _, stderr = _agent_cli(*common, "--token-file", str(empty), "--state-dir", str(tmp_path / "e"))
+    assert code == 2
+    assert "no token in it" in stderr
 
 
 def test_the_token_from_standard_input(service: tuple[Fleet, str], tmp_path: Path) -> None:
