@@ -60,12 +60,13 @@ _VERDICT_TEXT = {
 }
 # What the reasons an operator must act on mean, in words (the keys stay in the report for scripts).
 _CLONE = "The chip could not prove it is this card's original chip: a possible clone. Do not accept the card."
+_HIDDEN = "The chip hides the key it should prove itself with: a possible clone. Do not accept the card."
 _MEANING_BY_KEY = {
     "aa_signature_invalid": _CLONE,
     "ca_failed": _CLONE,
     "ca_key_not_verified": _CLONE,
-    "aa_key_missing": "The chip hides the key it should prove itself with: a possible clone. Do not accept the card.",
-    "ca_key_missing": "The chip hides the key it should prove itself with: a possible clone. Do not accept the card.",
+    "aa_key_missing": _HIDDEN,
+    "ca_key_missing": _HIDDEN,
     "aa_refused": "The chip refused to prove that it is the original chip. Do not accept the card.",
     "dg_hash_mismatch": "Data on the chip was changed after the card was issued. Do not accept the card.",
     "dg_not_in_sod": "The chip holds data its issuer did not sign. Do not accept the card.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -114,10 +115,10 @@ def card(
     vpcd = VpcdCard(VirtualChip(profile), host=host, port=port).start()
     try:
         console.print(f"waiting for pcscd's vpcd on {host}:{port} ...", highlight=False)
-        waited = 0.0
+        hint_at: float | None = time.monotonic() + 5.0
         while not stop.is_set() and not vpcd.wait_connected(0.2):
-            waited += 0.2
-            if abs(waited - 5.0) < 0.1:
+            if hint_at is not None and time.monotonic() >= hint_at:
+                hint_at = None
                 # vpcd connects as soon as pcscd loads it: five seconds of silence mean pcscd is not running.
                 console.print(
                     "still waiting: is pcscd running with vsmartcard-vpcd? (start it: pcscd --foreground &)",
